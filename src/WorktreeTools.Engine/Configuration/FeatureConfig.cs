@@ -1,0 +1,228 @@
+using System.Collections;
+
+namespace WorktreeTools.Engine.Configuration;
+
+/// <summary>The effective configuration of a repository, with where each value came from.</summary>
+public sealed class FeatureConfig
+{
+    /// <summary>The name of the configuration file at the root of the main worktree.</summary>
+    public const string FileName = ".worktreetools.psd1";
+
+    /// <summary>The source recorded for a value nobody set.</summary>
+    public const string DefaultSource = "default";
+
+    private static readonly WindowSpec[] DefaultWindows =
+    [
+        new("editor", null),
+        new("server", null),
+        new("tests", null),
+        new("ai", null),
+    ];
+
+    private readonly Dictionary<string, string> sources = new(StringComparer.Ordinal);
+
+    private FeatureConfig()
+    {
+    }
+
+    /// <summary>Where worktrees go, relative to the main worktree.</summary>
+    public string WorktreeRoot { get; private set; } = "../worktrees";
+
+    /// <summary>The branch name template with <c>{Ticket}</c> and <c>{Description}</c>.</summary>
+    public string BranchTemplate { get; private set; } = "feature/{Ticket}-{Description}";
+
+    /// <summary>The base ref, or null to use the remote's default branch.</summary>
+    public string? Base { get; private set; }
+
+    /// <summary>The windows of every feature's session, in order.</summary>
+    public IReadOnlyList<WindowSpec> Windows { get; private set; } = DefaultWindows;
+
+    /// <summary>Files or globs copied from the main worktree into a new one.</summary>
+    public IReadOnlyList<string> CopyFiles { get; private set; } = [];
+
+    /// <summary>A command run once in a new worktree, or null.</summary>
+    public string? Setup { get; private set; }
+
+    /// <summary>Named job commands.</summary>
+    public IReadOnlyDictionary<string, string> Jobs { get; private set; } =
+        new Dictionary<string, string>();
+
+    /// <summary>The keys a configuration file may hold, in the order they are shown.</summary>
+    public static IReadOnlyList<string> Keys { get; } =
+        ["WorktreeRoot", "BranchTemplate", "Base", "Windows", "CopyFiles", "Setup", "Jobs"];
+
+    /// <summary>The configuration of a repository with no configuration file.</summary>
+    public static FeatureConfig Default { get; } = new();
+
+    /// <summary>Where a key's value came from: <c>default</c> or the file's path.</summary>
+    public string SourceOf(string key) =>
+        sources.TryGetValue(key, out var source) ? source : DefaultSource;
+
+    /// <summary>The value of a key, as the cmdlets show it.</summary>
+    public object? ValueOf(string key) => key switch
+    {
+        "WorktreeRoot" => WorktreeRoot,
+        "BranchTemplate" => BranchTemplate,
+        "Base" => Base,
+        "Windows" => Windows,
+        "CopyFiles" => CopyFiles,
+        "Setup" => Setup,
+        "Jobs" => Jobs,
+        _ => throw new ArgumentOutOfRangeException(nameof(key), key, "Not a configuration key."),
+    };
+
+    /// <summary>
+    /// Builds a configuration from the data of a configuration file (a hashtable already read
+    /// without running code), checking every key and type.
+    /// </summary>
+    /// <param name="data">The file's top-level hashtable.</param>
+    /// <param name="file">The file's path, named in errors and recorded as the source.</param>
+    public static FeatureConfig FromData(IDictionary data, string file)
+    {
+        var config = new FeatureConfig();
+        foreach (DictionaryEntry entry in data)
+        {
+            var key = entry.Key as string
+                ?? throw Invalid(file, entry.Key?.ToString() ?? "(null)", "a key must be a name");
+            var known = Keys.FirstOrDefault(k => k.Equals(key, StringComparison.OrdinalIgnoreCase))
+                ?? throw Invalid(
+                    file, key, $"it is not a known key; known keys: {string.Join(", ", Keys)}");
+
+            config.Apply(known, entry.Value, file);
+            config.sources[known] = file;
+        }
+        return config;
+    }
+
+    private void Apply(string key, object? value, string file)
+    {
+        switch (key)
+        {
+            case "WorktreeRoot":
+                WorktreeRoot = RequireText(value, file, key);
+                break;
+            case "BranchTemplate":
+                BranchTemplate = RequireText(value, file, key);
+                if (!BranchTemplate.Contains("{Ticket}", StringComparison.Ordinal))
+                {
+                    throw Invalid(file, key, "it must contain {Ticket}");
+                }
+                break;
+            case "Base":
+                Base = RequireText(value, file, key);
+                break;
+            case "Windows":
+                Windows = ReadWindows(value, file);
+                break;
+            case "CopyFiles":
+                CopyFiles = ReadTextList(value, file, key);
+                break;
+            case "Setup":
+                Setup = RequireText(value, file, key);
+                break;
+            case "Jobs":
+                Jobs = ReadJobs(value, file);
+                break;
+        }
+    }
+
+    private static List<WindowSpec> ReadWindows(object? value, string file)
+    {
+        var windows = new List<WindowSpec>();
+        foreach (var item in AsList(value, file, "Windows"))
+        {
+            if (item is not IDictionary table)
+            {
+                throw Invalid(
+                    file, "Windows", "each entry must be a hashtable such as @{ Name = 'server' }");
+            }
+
+            string? name = null;
+            string? command = null;
+            foreach (DictionaryEntry field in table)
+            {
+                switch ((field.Key as string)?.ToLowerInvariant())
+                {
+                    case "name":
+                        name = RequireText(field.Value, file, "Windows.Name");
+                        break;
+                    case "command":
+                        command = RequireText(field.Value, file, "Windows.Command");
+                        break;
+                    default:
+                        throw Invalid(
+                            file, $"Windows.{field.Key}", "a window has only Name and Command");
+                }
+            }
+
+            if (name is null)
+            {
+                throw Invalid(file, "Windows.Name", "every window needs a Name");
+            }
+            if (!name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            {
+                throw Invalid(
+                    file, "Windows.Name", $"'{name}' may hold only letters, digits, '-' and '_'");
+            }
+            if (windows.Any(w => w.Name.Equals(name, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw Invalid(file, "Windows.Name", $"'{name}' appears twice");
+            }
+            windows.Add(new WindowSpec(name, command));
+        }
+        if (windows.Count == 0)
+        {
+            throw Invalid(file, "Windows", "at least one window is needed");
+        }
+        return windows;
+    }
+
+    private static Dictionary<string, string> ReadJobs(object? value, string file)
+    {
+        if (value is not IDictionary table)
+        {
+            throw Invalid(file, "Jobs", "it must be a hashtable such as @{ test = 'dotnet test' }");
+        }
+        var jobs = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (DictionaryEntry job in table)
+        {
+            var name = job.Key as string;
+            if (string.IsNullOrWhiteSpace(name)
+                || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            {
+                throw Invalid(
+                    file, $"Jobs.{job.Key}", "a job name may hold only letters, digits, '-', '_', '.'");
+            }
+            jobs[name] = RequireText(job.Value, file, $"Jobs.{name}");
+        }
+        return jobs;
+    }
+
+    private static List<string> ReadTextList(object? value, string file, string key) =>
+        AsList(value, file, key).Select(item => RequireText(item, file, key)).ToList();
+
+    private static IEnumerable<object?> AsList(object? value, string file, string key) => value switch
+    {
+        string or IDictionary => [value],
+        IEnumerable list => list.Cast<object?>(),
+        null => throw Invalid(file, key, "it has no value"),
+        _ => [value],
+    };
+
+    private static string RequireText(object? value, string file, string key)
+    {
+        if (value is string text && !string.IsNullOrWhiteSpace(text))
+        {
+            return text;
+        }
+        var type = value?.GetType().Name ?? "nothing";
+        throw Invalid(file, key, $"it must be a non-empty string, not {type}");
+    }
+
+    private static WorktreeToolsException Invalid(string file, string key, string problem) =>
+        new(
+            "InvalidConfiguration",
+            FailureKind.InvalidData,
+            $"The key '{key}' in '{file}' is not valid: {problem}.",
+            file);
+}

@@ -1,0 +1,372 @@
+using LibGit2Sharp;
+using Microsoft.Extensions.FileSystemGlobbing;
+using WorktreeTools.Engine.Git;
+using WorktreeTools.Engine.Processes;
+
+namespace WorktreeTools.Engine.Features;
+
+/// <summary>
+/// Makes features, or repairs the parts of an existing one that are missing. Either every
+/// step succeeds, or what the failed attempt made is undone.
+/// </summary>
+public sealed class FeatureCreator
+{
+    private readonly Workspace workspace;
+    private readonly IFeatureLog log;
+
+    /// <summary>Makes features in a workspace, reporting decisions to a log.</summary>
+    public FeatureCreator(Workspace workspace, IFeatureLog? log = null)
+    {
+        this.workspace = workspace;
+        this.log = log ?? NullFeatureLog.Instance;
+    }
+
+    /// <summary>Checks names and works out where everything goes; changes nothing.</summary>
+    public FeaturePlan Plan(NewFeatureRequest request)
+    {
+        FeatureNames.ValidateTicket(request.Ticket);
+        var slug = FeatureNames.Slugify(request.Description);
+        var existing = workspace.Store.Find(request.Ticket);
+        if (existing is not null)
+        {
+            return new FeaturePlan(
+                existing.Ticket,
+                existing.Description,
+                slug,
+                existing.Branch,
+                existing.Path,
+                existing.Session,
+                existing);
+        }
+
+        var branch = FeatureNames.ExpandBranch(workspace.Config.BranchTemplate, request.Ticket, slug);
+        var path = Path.Combine(workspace.WorktreeRoot, request.Ticket);
+        return new FeaturePlan(
+            request.Ticket,
+            request.Description,
+            slug,
+            branch,
+            path,
+            FeatureNames.SessionName(request.Ticket),
+            null);
+    }
+
+    /// <summary>Makes the planned feature, or repairs it when it exists.</summary>
+    public Feature Create(
+        FeaturePlan plan,
+        NewFeatureRequest request,
+        CancellationToken cancellationToken = default)
+    {
+        return plan.Existing is { } existing
+            ? Repair(existing, plan, request, cancellationToken)
+            : CreateNew(plan, request, cancellationToken);
+    }
+
+    private Feature CreateNew(
+        FeaturePlan plan,
+        NewFeatureRequest request,
+        CancellationToken cancellationToken)
+    {
+        var main = workspace.Repository.RequireMainWorktree();
+        var baseRef = ResolveBase(request.Base);
+        var worktrees = new FeatureReader(workspace).ListWorktrees();
+        var branchExists = BranchExists(plan.Branch);
+
+        // Every check runs before anything is made.
+        if (branchExists)
+        {
+            RefuseBranchInUse(plan.Branch, plan.Path, worktrees);
+        }
+        if (Directory.Exists(plan.Path) && Directory.EnumerateFileSystemEntries(plan.Path).Any())
+        {
+            throw new WorktreeToolsException(
+                "WorktreePathOccupied",
+                FailureKind.ResourceExists,
+                $"The folder '{plan.Path}' already exists and is not empty. Move it away, or "
+                + "change WorktreeRoot in .worktreetools.psd1.",
+                plan.Path);
+        }
+        RefuseSessionInUse(plan, request.NoSession);
+
+        var undo = new Stack<(string Step, Action Action)>();
+        var step = "creating the worktree";
+        try
+        {
+            AddWorktree(plan, baseRef, branchExists, main);
+            undo.Push(("removing the worktree", () => RemoveWorktree(plan.Path, main)));
+            if (!branchExists)
+            {
+                undo.Push(("deleting the branch", () => DeleteBranch(plan.Branch, main)));
+            }
+
+            step = "copying files";
+            CopyFiles(main, plan.Path);
+
+            var record = new FeatureRecord(
+                plan.Ticket,
+                request.Description,
+                plan.Branch,
+                plan.Path,
+                baseRef,
+                plan.Session,
+                DateTimeOffset.Now,
+                !branchExists);
+
+            step = "running the setup command";
+            RunSetup(record, cancellationToken);
+
+            step = "saving the feature's state";
+            workspace.Store.Save(record);
+            undo.Push(("deleting the state", () => workspace.Store.Delete(record.Ticket)));
+
+            if (!request.NoSession)
+            {
+                step = "creating the tmux session";
+                CreateSession(record);
+            }
+            return Describe(record);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            RollBack(undo);
+            var reason = ex is OperationCanceledException ? "it was cancelled" : ex.Message;
+            throw new WorktreeToolsException(
+                ex is WorktreeToolsException known ? known.ErrorId : "NewFeatureFailed",
+                ex is WorktreeToolsException kind ? kind.Kind : FailureKind.InvalidOperation,
+                $"Creating the feature '{plan.Ticket}' failed while {step}, and everything it "
+                + $"made was undone: {reason}",
+                plan.Ticket,
+                ex);
+        }
+    }
+
+    private Feature Repair(
+        FeatureRecord record,
+        FeaturePlan plan,
+        NewFeatureRequest request,
+        CancellationToken cancellationToken)
+    {
+        var main = workspace.Repository.RequireMainWorktree();
+        if (!string.IsNullOrEmpty(plan.Slug)
+            && FeatureNames.Slugify(record.Description) != plan.Slug)
+        {
+            log.Warning(
+                $"The feature '{record.Ticket}' already exists with the description "
+                + $"'{record.Description}'; the new description was ignored.");
+        }
+
+        if (!Directory.Exists(record.Path))
+        {
+            var worktrees = new FeatureReader(workspace).ListWorktrees();
+            var registered = worktrees.Any(w => FeatureReader.SamePath(w.Path, record.Path));
+            if (BranchExists(record.Branch))
+            {
+                RefuseBranchInUse(record.Branch, record.Path, worktrees);
+                log.Verbose($"The folder '{record.Path}' was gone; adding it again on '{record.Branch}'.");
+
+                // -f replaces the stale registration of this same path (and nothing else).
+                var arguments = new List<string> { "worktree", "add" };
+                if (registered)
+                {
+                    arguments.Add("-f");
+                }
+                arguments.AddRange([record.Path, record.Branch]);
+                GitCli.RunOrThrow(main, "WorktreeAddFailed", "Adding the worktree again", [.. arguments]);
+            }
+            else
+            {
+                log.Warning(
+                    $"The branch '{record.Branch}' was gone; making it again from '{record.Base}'.");
+                if (registered)
+                {
+                    RemoveWorktree(record.Path, main);
+                }
+                var fresh = plan with { Branch = record.Branch, Path = record.Path };
+                AddWorktree(fresh, record.Base, branchExists: false, main);
+            }
+        }
+
+        if (!request.NoSession && !workspace.Tmux.HasSession(record.Session))
+        {
+            log.Verbose($"The session '{record.Session}' was not running; starting it.");
+            CreateSession(record);
+        }
+        return Describe(record);
+    }
+
+    private Feature Describe(FeatureRecord record) =>
+        new FeatureReader(workspace).List().First(f => f.Ticket == record.Ticket);
+
+    private string ResolveBase(string? requested)
+    {
+        var main = workspace.Repository.RequireMainWorktree();
+        using var repository = new Repository(main);
+        var wanted = requested ?? workspace.Config.Base;
+        if (wanted is not null)
+        {
+            if (repository.Lookup<Commit>(wanted) is null)
+            {
+                throw new WorktreeToolsException(
+                    "BaseNotFound",
+                    FailureKind.ObjectNotFound,
+                    $"The base '{wanted}' is not a commit, branch or tag of this repository. "
+                    + "Run 'git fetch', or pass an existing ref with -Base.",
+                    wanted);
+            }
+            return wanted;
+        }
+
+        // The remote's default branch, as recorded by clone or 'git remote set-head'.
+        if (repository.Refs["refs/remotes/origin/HEAD"] is SymbolicReference { Target: { } target })
+        {
+            var name = target.CanonicalName;
+            return name.StartsWith("refs/remotes/", StringComparison.Ordinal)
+                ? name["refs/remotes/".Length..]
+                : name;
+        }
+        throw new WorktreeToolsException(
+            "BaseNotFound",
+            FailureKind.ObjectNotFound,
+            "The remote's default branch is unknown: refs/remotes/origin/HEAD is not set. Run "
+            + "'git remote set-head origin --auto', or set Base in .worktreetools.psd1, "
+            + "or pass -Base.",
+            "refs/remotes/origin/HEAD");
+    }
+
+    private bool BranchExists(string branch)
+    {
+        using var repository = new Repository(workspace.Repository.CommonDirectory);
+        return repository.Branches[branch] is { IsRemote: false };
+    }
+
+    private static void RefuseBranchInUse(
+        string branch,
+        string ownPath,
+        IEnumerable<WorktreeEntry> worktrees)
+    {
+        var holder = worktrees.FirstOrDefault(w =>
+            w.Branch == branch && !FeatureReader.SamePath(w.Path, ownPath));
+        if (holder is not null)
+        {
+            throw new WorktreeToolsException(
+                "BranchCheckedOutElsewhere",
+                FailureKind.ResourceExists,
+                $"The branch '{branch}' is already checked out in '{holder.Path}'. Switch that "
+                + "worktree to another branch, or use another ticket.",
+                branch);
+        }
+    }
+
+    private void RefuseSessionInUse(FeaturePlan plan, bool noSession)
+    {
+        var owner = workspace.Store.LoadAll().FirstOrDefault(r => r.Session == plan.Session);
+        if (owner is not null)
+        {
+            throw new WorktreeToolsException(
+                "SessionNameTaken",
+                FailureKind.ResourceExists,
+                $"The tmux session name '{plan.Session}' already belongs to the feature "
+                + $"'{owner.Ticket}'. Use a ticket that differs by more than '.' and '_'.",
+                plan.Session);
+        }
+        if (!noSession && workspace.Tmux.HasSession(plan.Session))
+        {
+            throw new WorktreeToolsException(
+                "SessionNameTaken",
+                FailureKind.ResourceExists,
+                $"A tmux session named '{plan.Session}' already runs and is not a feature's. "
+                + $"End it (tmux kill-session -t ={plan.Session}) or use -NoSession.",
+                plan.Session);
+        }
+    }
+
+    private void AddWorktree(FeaturePlan plan, string baseRef, bool branchExists, string main)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(plan.Path)!);
+        string[] arguments = branchExists
+            ? ["worktree", "add", plan.Path, plan.Branch]
+            : ["worktree", "add", "--no-track", "-b", plan.Branch, plan.Path, baseRef];
+        log.Verbose(branchExists
+            ? $"Checking out the existing branch '{plan.Branch}' in '{plan.Path}'."
+            : $"Creating the branch '{plan.Branch}' from '{baseRef}' in '{plan.Path}'.");
+        GitCli.RunOrThrow(main, "WorktreeAddFailed", "git worktree add", arguments);
+    }
+
+    private static void RemoveWorktree(string path, string main)
+    {
+        GitCli.Run(main, "worktree", "remove", "--force", "--force", path);
+        if (Directory.Exists(path))
+        {
+            Directory.Delete(path, recursive: true);
+        }
+    }
+
+    private static void DeleteBranch(string branch, string main) =>
+        GitCli.Run(main, "branch", "-D", branch);
+
+    private void CopyFiles(string main, string worktree)
+    {
+        if (workspace.Config.CopyFiles.Count == 0)
+        {
+            return;
+        }
+        var matcher = new Matcher(StringComparison.Ordinal);
+        matcher.AddIncludePatterns(workspace.Config.CopyFiles);
+        matcher.AddExclude(".git/**");
+        foreach (var relative in matcher.GetResultsInFullPath(main)
+            .Select(full => Path.GetRelativePath(main, full)))
+        {
+            var target = Path.Combine(worktree, relative);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(Path.Combine(main, relative), target, overwrite: true);
+            log.Verbose($"Copied '{relative}' from the main worktree.");
+        }
+    }
+
+    private void RunSetup(FeatureRecord record, CancellationToken cancellationToken)
+    {
+        if (workspace.Config.Setup is not { } setup)
+        {
+            return;
+        }
+        log.Verbose($"Running the setup command in '{record.Path}'.");
+        var outcome = CommandRunner.Run(
+            "sh",
+            ["-c", setup],
+            record.Path,
+            FeatureEnvironment.Of(record).ToDictionary(p => p.Key, p => (string?)p.Value),
+            cancellationToken);
+        if (!outcome.Succeeded)
+        {
+            throw new WorktreeToolsException(
+                "SetupFailed",
+                FailureKind.InvalidOperation,
+                $"the setup command exited with code {outcome.ExitCode}: {outcome.Reason}",
+                record.Ticket);
+        }
+    }
+
+    private void CreateSession(FeatureRecord record)
+    {
+        log.Verbose($"Starting the tmux session '{record.Session}'.");
+        workspace.Tmux.CreateSession(
+            record.Session, record.Path, workspace.Config.Windows, FeatureEnvironment.Of(record));
+    }
+
+    private void RollBack(Stack<(string Step, Action Action)> undo)
+    {
+        while (undo.Count > 0)
+        {
+            var (step, action) = undo.Pop();
+            try
+            {
+                action();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException
+                or WorktreeToolsException)
+            {
+                log.Warning($"Undoing a failed New-Feature: {step} failed: {ex.Message}");
+            }
+        }
+    }
+}

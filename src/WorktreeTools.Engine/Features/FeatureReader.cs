@@ -1,0 +1,233 @@
+using System.Collections.Concurrent;
+using LibGit2Sharp;
+using WorktreeTools.Engine.Git;
+
+namespace WorktreeTools.Engine.Features;
+
+/// <summary>Lists features and reads their status.</summary>
+public sealed class FeatureReader
+{
+    private readonly Workspace workspace;
+
+    /// <summary>Reads the features of a workspace.</summary>
+    public FeatureReader(Workspace workspace)
+    {
+        this.workspace = workspace;
+    }
+
+    /// <summary>The worktrees git knows, main first.</summary>
+    public List<WorktreeEntry> ListWorktrees()
+    {
+        var output = GitCli.RunOrThrow(
+            workspace.Repository.CommonDirectory,
+            "WorktreeListFailed",
+            "Listing worktrees",
+            "worktree", "list", "--porcelain", "-z");
+        return GitCli.ParseWorktreeList(output);
+    }
+
+    /// <summary>
+    /// The module's features, each with its worktree and session state; with
+    /// <paramref name="all"/>, every other worktree of the repository too.
+    /// </summary>
+    public List<Feature> List(bool all = false)
+    {
+        var worktrees = ListWorktrees();
+        var sessions = workspace.Tmux.ListSessions();
+        var features = new List<Feature>();
+        var claimed = new HashSet<string>(StringComparer.Ordinal);
+
+        foreach (var record in workspace.Store.LoadAll())
+        {
+            var entry = worktrees.FirstOrDefault(w => SamePath(w.Path, record.Path));
+            if (entry is not null)
+            {
+                claimed.Add(entry.Path);
+            }
+            var feature = new Feature(record, record.Path)
+            {
+                SessionAlive = sessions.Contains(record.Session),
+                Head = entry?.Head,
+            };
+            Diagnose(feature, entry);
+            features.Add(feature);
+        }
+
+        if (all)
+        {
+            foreach (var entry in worktrees.Where(w => !claimed.Contains(w.Path)))
+            {
+                var feature = new Feature(null, entry.Path)
+                {
+                    Branch = entry.Branch,
+                    Head = entry.Head,
+                    IsMain = entry.IsMain,
+                    IsBare = entry.IsBare,
+                    IsDetached = entry.IsDetached,
+                };
+                if (!entry.IsBare)
+                {
+                    Diagnose(feature, entry);
+                }
+                features.Add(feature);
+            }
+        }
+        return features;
+    }
+
+    /// <summary>The status of each feature, read in parallel, in the order given.</summary>
+    public List<FeatureStatus> Status(IReadOnlyList<Feature> features)
+    {
+        var windows = workspace.Tmux.ListWindows();
+        var results = new FeatureStatus[features.Count];
+
+        // Each worktree is read by its own Repository object, so the reads are independent.
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount };
+        var failures = new ConcurrentQueue<Exception>();
+        Parallel.For(0, features.Count, options, i =>
+        {
+            try
+            {
+                results[i] = ReadStatus(features[i], windows);
+            }
+            catch (Exception ex) when (ex is LibGit2SharpException or IOException)
+            {
+                results[i] = new FeatureStatus(features[i])
+                {
+                    FailedReason = $"The worktree cannot be read: {ex.Message}",
+                };
+            }
+        });
+        return [.. results];
+    }
+
+    private static FeatureStatus ReadStatus(
+        Feature feature,
+        Dictionary<string, List<string>> windows)
+    {
+        var status = new FeatureStatus(feature);
+        if (feature.Session is not null && windows.TryGetValue(feature.Session, out var names))
+        {
+            status.Windows = names;
+        }
+        if (feature.State is FeatureState.Missing or FeatureState.Broken)
+        {
+            status.FailedReason = feature.Reason;
+            return status;
+        }
+
+        using var repository = new Repository(feature.Path);
+        status.Branch = repository.Info.IsHeadDetached ? null : repository.Head.FriendlyName;
+
+        var changes = repository.RetrieveStatus(new StatusOptions
+        {
+            IncludeUntracked = true,
+            RecurseUntrackedDirs = true,
+            IncludeIgnored = false,
+            DetectRenamesInIndex = false,
+            DetectRenamesInWorkDir = false,
+        });
+        foreach (var change in changes)
+        {
+            var state = change.State;
+            if (state.HasFlag(FileStatus.Conflicted))
+            {
+                status.Conflicted++;
+            }
+            else if (state == FileStatus.NewInWorkdir)
+            {
+                status.Untracked++;
+            }
+            else if (state != FileStatus.Ignored && state != FileStatus.Unaltered)
+            {
+                status.Modified++;
+            }
+        }
+
+        var head = repository.Head.Tip;
+        if (head is not null)
+        {
+            status.LastCommit = new CommitSummary(
+                head.Sha, head.MessageShort, head.Author.Name, head.Author.When);
+            if (feature.Base is not null && repository.Lookup<Commit>(feature.Base) is { } baseTip)
+            {
+                var divergence = repository.ObjectDatabase.CalculateHistoryDivergence(head, baseTip);
+                status.AheadOfBase = divergence.AheadBy;
+                status.BehindBase = divergence.BehindBy;
+            }
+        }
+
+        if (!repository.Info.IsHeadDetached && repository.Head.TrackedBranch is { } upstream)
+        {
+            status.Upstream = upstream.FriendlyName;
+            status.AheadOfUpstream = repository.Head.TrackingDetails.AheadBy;
+            status.BehindUpstream = repository.Head.TrackingDetails.BehindBy;
+        }
+        return status;
+    }
+
+    /// <summary>Sets a feature's state from its folder, its .git link and git's record.</summary>
+    private void Diagnose(Feature feature, WorktreeEntry? entry)
+    {
+        var path = feature.Path;
+        var main = workspace.Repository.MainWorktree ?? workspace.Repository.CommonDirectory;
+        if (!Directory.Exists(path))
+        {
+            feature.State = FeatureState.Missing;
+            feature.Reason = $"The worktree folder '{path}' is gone.";
+            feature.RepairCommand = feature.Ticket is null
+                ? $"git -C '{main}' worktree prune"
+                : $"New-Feature {feature.Ticket}";
+            return;
+        }
+
+        var problem = entry is null
+            ? "git has no worktree registered at this folder"
+            : entry.PrunableReason ?? CheckGitLink(path, entry.IsMain);
+        if (problem is not null)
+        {
+            feature.State = FeatureState.Broken;
+            feature.Reason = $"The worktree at '{path}' is broken: {problem}.";
+            feature.RepairCommand = $"git -C '{main}' worktree repair '{path}'";
+            return;
+        }
+
+        if (entry!.IsLocked)
+        {
+            feature.State = FeatureState.Locked;
+            feature.Reason = entry.LockedReason is { Length: > 0 } reason
+                ? $"The worktree is locked: {reason}."
+                : "The worktree is locked.";
+            feature.RepairCommand = $"git -C '{main}' worktree unlock '{path}'";
+        }
+    }
+
+    /// <summary>Checks that a linked worktree's .git file points at an existing git folder.</summary>
+    private static string? CheckGitLink(string path, bool isMain)
+    {
+        var link = Path.Combine(path, ".git");
+        if (isMain)
+        {
+            return Directory.Exists(link) ? null : "its .git folder is missing";
+        }
+        if (!File.Exists(link))
+        {
+            return "its .git file is missing";
+        }
+        var text = File.ReadAllText(link).Trim();
+        if (!text.StartsWith("gitdir:", StringComparison.Ordinal))
+        {
+            return "its .git file does not name a git folder";
+        }
+        var target = text["gitdir:".Length..].Trim();
+        target = Path.GetFullPath(target, path);
+        return Directory.Exists(target) ? null : $"its .git file points to '{target}', which is gone";
+    }
+
+    /// <summary>Compares two folder paths after making them full and trimming separators.</summary>
+    internal static bool SamePath(string left, string right) =>
+        string.Equals(Normalize(left), Normalize(right), StringComparison.Ordinal);
+
+    private static string Normalize(string path) =>
+        Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+}

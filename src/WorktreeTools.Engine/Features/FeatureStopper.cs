@@ -1,0 +1,206 @@
+using LibGit2Sharp;
+using WorktreeTools.Engine.Git;
+using WorktreeTools.Engine.Processes;
+
+namespace WorktreeTools.Engine.Features;
+
+/// <summary>Stops a feature's processes and session, and removes its worktree and branch.</summary>
+public sealed class FeatureStopper
+{
+    // Ignored folders and files that a build or an install makes again.
+    private static readonly string[] Rebuildable =
+    [
+        "node_modules/", "bin/", "obj/", "dist/", "build/", "out/", "target/", "coverage/",
+        ".venv/", "venv/", "__pycache__/", ".pytest_cache/", ".mypy_cache/", ".next/",
+        ".nuxt/", ".cache/", ".gradle/", ".tox/", ".parcel-cache/", ".turbo/",
+    ];
+
+    private static readonly string[] RebuildableExtensions = [".pyc", ".pyo", ".o", ".class"];
+
+    private readonly Workspace workspace;
+    private readonly IFeatureLog log;
+
+    /// <summary>Stops features of a workspace, reporting decisions to a log.</summary>
+    public FeatureStopper(Workspace workspace, IFeatureLog? log = null)
+    {
+        this.workspace = workspace;
+        this.log = log ?? NullFeatureLog.Instance;
+    }
+
+    /// <summary>
+    /// Runs every check that removal needs and throws when work would be lost; changes nothing.
+    /// </summary>
+    public void CheckRemoval(Feature feature, StopFeatureOptions options)
+    {
+        RequireManaged(feature);
+        if (!options.Remove || options.Force || !Directory.Exists(feature.Path)
+            || feature.State == FeatureState.Broken)
+        {
+            return;
+        }
+        var losses = FindLosses(feature.Path);
+        if (losses.Count > 0)
+        {
+            const int shown = 10;
+            var list = string.Join(", ", losses.Take(shown));
+            var more = losses.Count > shown ? $" and {losses.Count - shown} more" : string.Empty;
+            throw new WorktreeToolsException(
+                "WorktreeHasUncommittedWork",
+                FailureKind.InvalidOperation,
+                $"The worktree of '{feature.Ticket}' holds work that removal would lose: "
+                + $"{list}{more}. Commit or stash it, or pass -Force to remove it anyway.",
+                feature.Ticket);
+        }
+        if (feature.State == FeatureState.Locked)
+        {
+            throw new WorktreeToolsException(
+                "WorktreeLocked",
+                FailureKind.InvalidOperation,
+                $"The worktree of '{feature.Ticket}' is locked ({feature.Reason}). Unlock it "
+                + "with 'git worktree unlock', or pass -Force.",
+                feature.Ticket);
+        }
+    }
+
+    /// <summary>Stops the feature and, as asked, removes its worktree and branch.</summary>
+    public StopFeatureResult Stop(
+        Feature feature,
+        StopFeatureOptions options,
+        CancellationToken cancellationToken = default)
+    {
+        CheckRemoval(feature, options);
+        var session = feature.Session!;
+
+        // Collect the panes' process trees first: kill-session spares processes that ignore
+        // SIGHUP, and after it the panes' process ids are no longer known.
+        var panes = workspace.Tmux.PaneProcessIds(session);
+        var processes = ProcessTree.Descendants(panes);
+        var report = ProcessTree.Stop(processes, options.GracePeriod, cancellationToken);
+        if (report.Found > 0)
+        {
+            log.Verbose(
+                $"Stopped {report.Found} processes of '{session}': {report.Terminated} ended "
+                + $"when asked, {report.Killed} were killed after {options.GracePeriod.TotalSeconds} s.");
+        }
+        var stopped = workspace.Tmux.KillSession(session);
+
+        var removed = false;
+        var branchDeleted = false;
+        if (options.Remove)
+        {
+            var main = workspace.Repository.RequireMainWorktree();
+            var deletable = options.DeleteBranch && CanDeleteBranch(feature, main);
+            RemoveWorktree(feature, main, options.Force);
+            workspace.Store.Delete(feature.Ticket!);
+            removed = true;
+            if (deletable)
+            {
+                GitCli.RunOrThrow(
+                    main, "BranchDeleteFailed", "Deleting the branch", "branch", "-D", feature.Branch!);
+                log.Verbose($"Deleted the branch '{feature.Branch}'.");
+                branchDeleted = true;
+            }
+        }
+        return new StopFeatureResult(
+            feature, stopped, report.Terminated, report.Killed, removed, branchDeleted);
+    }
+
+    /// <summary>
+    /// Lists what removing a worktree would lose: changes, untracked files and ignored files
+    /// that are not rebuildable (an ignored .env counts).
+    /// </summary>
+    public static List<string> FindLosses(string path)
+    {
+        using var repository = new Repository(path);
+        var status = repository.RetrieveStatus(new StatusOptions
+        {
+            IncludeUntracked = true,
+            RecurseUntrackedDirs = false,
+            IncludeIgnored = true,
+            RecurseIgnoredDirs = false,
+            DetectRenamesInIndex = false,
+            DetectRenamesInWorkDir = false,
+        });
+        return status
+            .Where(entry => entry.State != FileStatus.Unaltered)
+            .Where(entry => entry.State != FileStatus.Ignored || !IsRebuildable(entry.FilePath))
+            .Select(entry => entry.FilePath)
+            .ToList();
+    }
+
+    private static bool IsRebuildable(string relativePath)
+    {
+        var name = relativePath.Replace('\\', '/');
+        var leaf = name.TrimEnd('/');
+        leaf = leaf[(leaf.LastIndexOf('/') + 1)..];
+        return Rebuildable.Any(folder => name.EndsWith('/') && leaf + "/" == folder)
+            || RebuildableExtensions.Any(ext => name.EndsWith(ext, StringComparison.Ordinal));
+    }
+
+    private bool CanDeleteBranch(Feature feature, string main)
+    {
+        var branchName = feature.Branch!;
+        using var repository = new Repository(main);
+        var branch = repository.Branches[branchName];
+        if (branch is null)
+        {
+            log.Verbose($"The branch '{branchName}' no longer exists.");
+            return false;
+        }
+
+        // Safe when every commit of the branch is on the base or on its upstream.
+        var tip = branch.Tip;
+        foreach (var keeper in new[] { feature.Base, branch.TrackedBranch?.CanonicalName })
+        {
+            if (keeper is not null && repository.Lookup<Commit>(keeper) is { } keeperTip
+                && repository.ObjectDatabase.CalculateHistoryDivergence(tip, keeperTip).AheadBy == 0)
+            {
+                return true;
+            }
+        }
+
+        var baseTip = feature.Base is null ? null : repository.Lookup<Commit>(feature.Base);
+        var unique = baseTip is null
+            ? repository.Commits.QueryBy(new CommitFilter { IncludeReachableFrom = tip }).Count()
+            : repository.ObjectDatabase.CalculateHistoryDivergence(tip, baseTip).AheadBy ?? 0;
+        log.Warning(
+            $"Kept the branch '{branchName}': {unique} commit(s) on it are on neither "
+            + $"'{feature.Base}' nor its upstream and would be lost. Push or merge them, then "
+            + $"delete it with: git branch -D {branchName}");
+        return false;
+    }
+
+    private void RemoveWorktree(Feature feature, string main, bool force)
+    {
+        // Only this worktree's registration is touched; others are never pruned.
+        var arguments = new List<string> { "worktree", "remove", "--force" };
+        if (force)
+        {
+            arguments.Add("--force");
+        }
+        arguments.Add(feature.Path);
+        var outcome = GitCli.Run(main, [.. arguments]);
+        if (!outcome.Succeeded && Directory.Exists(feature.Path))
+        {
+            throw new WorktreeToolsException(
+                "WorktreeRemoveFailed",
+                FailureKind.InvalidOperation,
+                $"git could not remove the worktree '{feature.Path}': {outcome.Reason}",
+                feature.Ticket);
+        }
+        log.Verbose($"Removed the worktree '{feature.Path}'.");
+    }
+
+    private static void RequireManaged(Feature feature)
+    {
+        if (!feature.IsManaged)
+        {
+            throw new WorktreeToolsException(
+                "NotAFeature",
+                FailureKind.InvalidArgument,
+                $"The worktree '{feature.Path}' was not made by New-Feature, so Stop-Feature "
+                + "leaves it alone. Use 'git worktree remove' for it.",
+                feature.Path);
+        }
+    }
+}

@@ -1,4 +1,6 @@
-namespace WorktreeTools.Engine.Features;
+using WorktreeTools.Engine.Features;
+
+namespace WorktreeTools;
 
 /// <summary>The health of a feature's worktree.</summary>
 public enum FeatureState

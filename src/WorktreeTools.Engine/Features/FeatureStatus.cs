@@ -1,4 +1,4 @@
-namespace WorktreeTools.Engine.Features;
+namespace WorktreeTools;
 
 /// <summary>A commit, shown as its short id and subject.</summary>
 public sealed record CommitSummary(string Sha, string Subject, string Author, DateTimeOffset When)

@@ -1,0 +1,151 @@
+<#
+.SYNOPSIS
+    Builds, tests and demonstrates the WorktreeTools module.
+.DESCRIPTION
+    Build (the default) leaves an importable module in out/WorktreeTools. Test builds it, runs
+    the xunit and Pester suites and ends with one line "N passed, N failed". Demo builds it
+    and runs the main job on a scratch clone of this repository, or of -Repository.
+.EXAMPLE
+    dotnet tool restore && dotnet pwsh -NoProfile -File ./build.ps1 Test
+.EXAMPLE
+    dotnet pwsh -NoProfile -File ./build.ps1 Demo -Repository https://example.org/some/repo.git
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Position = 0)]
+    [ValidateSet('Build', 'Test', 'Demo')]
+    [string] $Task = 'Build',
+
+    # Demo only: the repository (path or URL) to clone and demonstrate on.
+    [string] $Repository = $PSScriptRoot,
+
+    # Test only: run just the Pester files whose names match, such as 'Stop-Feature'.
+    [string] $Filter = '*'
+)
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+$env:NO_COLOR = '1'
+$env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'
+$env:DOTNET_NOLOGO = '1'
+
+$root = $PSScriptRoot
+$out = Join-Path $root 'out'
+$moduleDir = Join-Path $out 'WorktreeTools'
+
+function Invoke-Native {
+    # Runs a program and stops the build when it fails.
+    param([string] $Program, [string[]] $Arguments)
+    & $Program @Arguments
+    if ($LASTEXITCODE -ne 0) {
+        throw "'$Program $($Arguments -join ' ')' failed with exit code $LASTEXITCODE."
+    }
+}
+
+function Invoke-Build {
+    $rid = [System.Runtime.InteropServices.RuntimeInformation]::RuntimeIdentifier
+    Write-Host "Building the module for $rid into $moduleDir"
+    if (Test-Path $moduleDir) {
+        Remove-Item $moduleDir -Recurse -Force
+    }
+
+    # Publishing for the runtime puts libgit2's native library next to the dll, where pwsh
+    # looks for it (it does not search runtimes/<rid>/native).
+    Invoke-Native dotnet @(
+        'publish', (Join-Path $root 'src/WorktreeTools/WorktreeTools.csproj'),
+        '-c', 'Release', '-r', $rid, '--self-contained', 'false',
+        '-o', $moduleDir, '--nologo', '-v', 'quiet'
+    )
+    Copy-Item (Join-Path $root 'WorktreeTools.psd1') $moduleDir
+    Copy-Item (Join-Path $root 'src/WorktreeTools/WorktreeTools.format.ps1xml') $moduleDir
+
+    $help = Join-Path $moduleDir 'en-US/WorktreeTools.dll-Help.xml'
+    & (Join-Path $root 'build/Convert-HelpMarkdown.ps1') -Path (Join-Path $root 'docs') -OutFile $help
+    Write-Host "Module ready: $(Join-Path $moduleDir 'WorktreeTools.psd1')"
+}
+
+function Get-PesterModulePath {
+    # Pester comes from NuGet: restoring this project downloads it into the package folder.
+    $project = Join-Path $root 'tests/Pester/PesterRestore.proj'
+    Invoke-Native dotnet @('restore', $project, '--nologo', '-v', 'quiet')
+    $line = dotnet nuget locals global-packages --list
+    $packages = ($line -replace '^global-packages:\s*', '').Trim()
+    $version = (Select-Xml -Path $project -XPath '//PackageDownload').Node.Version.Trim('[', ']')
+    Join-Path $packages "pester/$version/tools/Pester.psd1"
+}
+
+function Invoke-UnitTests {
+    $results = Join-Path $out 'TestResults'
+    Remove-Item $results -Recurse -Force -ErrorAction SilentlyContinue
+    & dotnet test (Join-Path $root 'tests/Unit/WorktreeTools.Tests.csproj') `
+        --nologo --logger 'trx;LogFileName=unit.trx' --results-directory $results `
+        -v quiet | Out-Host
+    $trx = Join-Path $results 'unit.trx'
+    if (-not (Test-Path $trx)) {
+        return [pscustomobject]@{ Passed = 0; Failed = 1 }
+    }
+    $counters = ([xml](Get-Content $trx -Raw)).TestRun.ResultSummary.Counters
+    $failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout
+    if ($LASTEXITCODE -ne 0 -and $failed -eq 0) {
+        $failed = 1
+    }
+    [pscustomobject]@{ Passed = [int]$counters.passed; Failed = $failed }
+}
+
+function Invoke-PesterTests {
+    # Pester runs in its own pwsh so the module under test is loaded fresh.
+    $pester = Get-PesterModulePath
+    $script = {
+        param($Pester, $Tests, $Filter, $Module)
+        $env:WORKTREETOOLS_MODULE = $Module
+        Import-Module $Pester -Force
+        $config = New-PesterConfiguration
+        $config.Run.Path = @(Get-ChildItem $Tests -Filter "$Filter.Tests.ps1" | ForEach-Object FullName)
+        $config.Run.PassThru = $true
+        $config.Output.Verbosity = 'Normal'
+        $result = Invoke-Pester -Configuration $config
+        $failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+        if ($result.Result -ne 'Passed' -and $failed -eq 0) {
+            $failed = 1
+        }
+        "PESTER-COUNTS $($result.PassedCount) $failed"
+    }
+    $arguments = @(
+        $pester, (Join-Path $root 'tests/Pester'), $Filter, (Join-Path $moduleDir 'WorktreeTools.psd1')
+    )
+    $lines = & dotnet pwsh -NoProfile -NonInteractive -Command $script -args $arguments
+    $counts = $null
+    foreach ($line in $lines) {
+        if ("$line" -match '^PESTER-COUNTS (\d+) (\d+)$') {
+            $counts = [pscustomobject]@{ Passed = [int]$Matches[1]; Failed = [int]$Matches[2] }
+        } else {
+            Write-Host $line
+        }
+    }
+    if (-not $counts) {
+        return [pscustomobject]@{ Passed = 0; Failed = 1 }
+    }
+    $counts
+}
+
+switch ($Task) {
+    'Build' {
+        Invoke-Build
+    }
+    'Test' {
+        Invoke-Build
+        $unit = Invoke-UnitTests
+        $pester = Invoke-PesterTests
+        $passed = $unit.Passed + $pester.Passed
+        $failed = $unit.Failed + $pester.Failed
+        Write-Host "xunit: $($unit.Passed) passed, $($unit.Failed) failed; Pester: $($pester.Passed) passed, $($pester.Failed) failed"
+        Write-Host "$passed passed, $failed failed"
+        exit ([int]($failed -gt 0))
+    }
+    'Demo' {
+        Invoke-Build
+        & dotnet pwsh -NoProfile -NonInteractive -File (Join-Path $root 'build/Invoke-Demo.ps1') `
+            -Module (Join-Path $moduleDir 'WorktreeTools.psd1') -Repository $Repository
+        exit $LASTEXITCODE
+    }
+}

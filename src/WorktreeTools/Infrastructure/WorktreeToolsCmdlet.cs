@@ -1,0 +1,88 @@
+using System.Management.Automation;
+using WorktreeTools.Engine;
+using WorktreeTools.Engine.Features;
+using WorktreeTools.Engine.Git;
+using WorktreeTools.Engine.Tmux;
+
+namespace WorktreeTools.Infrastructure;
+
+/// <summary>
+/// The base of every cmdlet: finds the workspace of the current location, owns the one
+/// cancellation source that Ctrl+C triggers, and turns engine failures into error records.
+/// </summary>
+public abstract class WorktreeToolsCmdlet : PSCmdlet, IDisposable, IFeatureLog
+{
+    private readonly CancellationTokenSource cancellation = new();
+    private Workspace? workspace;
+
+    /// <summary>Cancelled when the pipeline is stopped.</summary>
+    protected CancellationToken Cancellation => cancellation.Token;
+
+    /// <summary>The workspace of the current location, found once per invocation.</summary>
+    protected Workspace Workspace => workspace ??= OpenWorkspace(CurrentDirectory);
+
+    /// <summary>The current file-system location (the process's own may differ).</summary>
+    protected string CurrentDirectory =>
+        SessionState.Path.CurrentFileSystemLocation.ProviderPath;
+
+    /// <summary>Opens the workspace of the repository that holds a folder.</summary>
+    internal static Workspace OpenWorkspace(string directory)
+    {
+        var repository = RepositoryLocation.Find(directory);
+        var config = ConfigFile.Load(repository.MainWorktree);
+        return new Workspace(repository, config, TmuxServer.FromEnvironment());
+    }
+
+    /// <inheritdoc />
+    protected override void StopProcessing() => cancellation.Cancel();
+
+    /// <summary>Writes a non-terminating error for an engine failure.</summary>
+    protected void WriteFailure(WorktreeToolsException failure) => WriteError(Errors.From(failure));
+
+    /// <summary>Stops the command with an engine failure.</summary>
+    protected void ThrowFailure(WorktreeToolsException failure) =>
+        ThrowTerminatingError(Errors.From(failure));
+
+    /// <summary>
+    /// The features whose tickets match the patterns (all when none are given). A literal
+    /// ticket that matches nothing writes a <c>FeatureNotFound</c> error.
+    /// </summary>
+    protected List<Feature> SelectFeatures(IReadOnlyList<Feature> features, string[]? patterns)
+    {
+        if (patterns is null || patterns.Length == 0)
+        {
+            return [.. features];
+        }
+        var selected = new List<Feature>();
+        foreach (var pattern in patterns)
+        {
+            var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
+            var matches = features
+                .Where(f => wildcard.IsMatch(f.Ticket ?? Path.GetFileName(f.Path)))
+                .ToList();
+            if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
+            {
+                WriteError(Errors.Create(
+                    "FeatureNotFound",
+                    ErrorCategory.ObjectNotFound,
+                    $"No feature has the ticket '{pattern}'. Run Get-Feature to see the features.",
+                    pattern));
+            }
+            selected.AddRange(matches.Where(m => !selected.Contains(m)));
+        }
+        return selected;
+    }
+
+    /// <inheritdoc />
+    void IFeatureLog.Verbose(string message) => WriteVerbose(message);
+
+    /// <inheritdoc />
+    void IFeatureLog.Warning(string message) => WriteWarning(message);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        cancellation.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

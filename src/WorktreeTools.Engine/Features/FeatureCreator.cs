@@ -92,12 +92,13 @@ public sealed class FeatureCreator
         var step = "creating the worktree";
         try
         {
-            AddWorktree(plan, baseRef, branchExists, main);
-            undo.Push(("removing the worktree", () => RemoveWorktree(plan.Path, main)));
+            // Undone last to first: the worktree must go before its branch can be deleted.
             if (!branchExists)
             {
                 undo.Push(("deleting the branch", () => DeleteBranch(plan.Branch, main)));
             }
+            undo.Push(("removing the worktree", () => RemoveWorktree(plan.Path, main)));
+            AddWorktree(plan, baseRef, branchExists, main);
 
             step = "copying files";
             CopyFiles(main, plan.Path);

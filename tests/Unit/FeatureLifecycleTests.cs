@@ -1,0 +1,220 @@
+using System.Collections;
+using WorktreeTools.Engine;
+using WorktreeTools.Engine.Configuration;
+using WorktreeTools.Engine.Features;
+using WorktreeTools.Engine.Processes;
+using Xunit;
+
+namespace WorktreeTools.Tests;
+
+public sealed class FeatureLifecycleTests : IDisposable
+{
+    private const int Timeout = 60_000;
+
+    private readonly TestRepository repo = new("trunk");
+
+    public void Dispose() => repo.Dispose();
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_can_create_a_feature_from_a_new_branch_without_an_upstream()
+    {
+        await Task.Yield();
+        var feature = Create(repo.Workspace(), "ABC-1", "Add login!");
+
+        Assert.Equal("feature/ABC-1-add-login", feature.Branch);
+        Assert.Equal("origin/trunk", feature.Base);
+        Assert.Equal(Path.Combine(repo.Root, "worktrees", "ABC-1"), feature.Path);
+        Assert.True(feature.SessionAlive);
+        Assert.Equal(FeatureState.Ok, feature.State);
+        var remote = CommandRunner.Run(
+            "git", ["-C", repo.Clone, "config", $"branch.{feature.Branch}.remote"]);
+        Assert.False(remote.Succeeded, "the branch must not track its base");
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_can_create_a_feature_twice_and_get_the_same_one()
+    {
+        await Task.Yield();
+        var workspace = repo.Workspace();
+        Create(workspace, "ABC-1", "One");
+
+        var log = new RecordingLog();
+        var again = Create(workspace, "ABC-1", "Two", log);
+
+        Assert.Equal("feature/ABC-1-one", again.Branch);
+        Assert.Contains(log.Warnings, w => w.Contains("already exists"));
+        Assert.Single(new FeatureReader(workspace).List());
+        Assert.Equal(4, repo.Tmux.ListWindows()["ABC-1"].Count);
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_can_repair_a_feature_whose_session_and_folder_are_gone()
+    {
+        await Task.Yield();
+        var workspace = repo.Workspace();
+        var feature = Create(workspace, "ABC-1");
+        File.WriteAllText(Path.Combine(feature.Path, "work.txt"), "kept");
+        TestRepository.Git(feature.Path, "add", ".");
+        TestRepository.Git(feature.Path, "commit", "-q", "-m", "work");
+        repo.Tmux.KillSession("ABC-1");
+        Directory.Delete(feature.Path, recursive: true);
+
+        var repaired = Create(workspace, "ABC-1");
+
+        Assert.Equal(FeatureState.Ok, repaired.State);
+        Assert.True(repaired.SessionAlive);
+        Assert.Equal("kept", File.ReadAllText(Path.Combine(feature.Path, "work.txt")));
+        var branches = TestRepository.Git(repo.Clone, "branch", "--list", "feature/*");
+        Assert.Single(branches.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_can_try_a_feature_whose_setup_fails_and_find_nothing_left_behind()
+    {
+        await Task.Yield();
+        var config = FeatureConfig.FromData(new Hashtable { ["Setup"] = "echo broken >&2; exit 3" }, "x");
+        var workspace = repo.Workspace(config);
+
+        var error = Assert.Throws<WorktreeToolsException>(() => Create(workspace, "ABC-1"));
+
+        Assert.Equal("SetupFailed", error.ErrorId);
+        Assert.Contains("running the setup command", error.Message);
+        Assert.Contains("broken", error.Message);
+        Assert.False(Directory.Exists(Path.Combine(repo.Root, "worktrees", "ABC-1")));
+        Assert.Empty(TestRepository.Git(repo.Clone, "branch", "--list", "feature/*"));
+        Assert.DoesNotContain("ABC-1", TestRepository.Git(repo.Clone, "worktree", "list"));
+        Assert.Empty(new FeatureReader(workspace).List());
+        Assert.False(repo.Tmux.HasSession("ABC-1"));
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_can_try_a_branch_checked_out_elsewhere_and_get_its_path()
+    {
+        await Task.Yield();
+        var elsewhere = Path.Combine(repo.Root, "elsewhere");
+        TestRepository.Git(repo.Clone, "worktree", "add", "-q", "-b", "feature/ABC-1", elsewhere);
+
+        var error = Assert.Throws<WorktreeToolsException>(
+            () => Create(repo.Workspace(), "ABC-1"));
+
+        Assert.Equal("BranchCheckedOutElsewhere", error.ErrorId);
+        Assert.Contains(elsewhere, error.Message);
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_can_stop_one_feature_without_touching_one_whose_name_it_prefixes()
+    {
+        await Task.Yield();
+        var workspace = repo.Workspace();
+        var shorter = Create(workspace, "ABC-12");
+        Create(workspace, "ABC-123");
+
+        new FeatureStopper(workspace).Stop(shorter, new StopFeatureOptions());
+
+        Assert.False(repo.Tmux.HasSession("ABC-12"));
+        Assert.True(repo.Tmux.HasSession("ABC-123"));
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_can_try_to_remove_a_dirty_worktree_and_get_an_error()
+    {
+        await Task.Yield();
+        var workspace = repo.Workspace();
+        var feature = Create(workspace, "ABC-1");
+        File.WriteAllText(Path.Combine(feature.Path, ".env"), "SECRET=1");
+        Directory.CreateDirectory(Path.Combine(feature.Path, "node_modules", "x"));
+        File.WriteAllText(Path.Combine(feature.Path, "node_modules", "x", "a.js"), "");
+        var stopper = new FeatureStopper(workspace);
+
+        var error = Assert.Throws<WorktreeToolsException>(
+            () => stopper.Stop(feature, new StopFeatureOptions(Remove: true)));
+
+        Assert.Equal("WorktreeHasUncommittedWork", error.ErrorId);
+        Assert.Contains(".env", error.Message);
+        Assert.DoesNotContain("node_modules", error.Message);
+        Assert.True(Directory.Exists(feature.Path));
+        Assert.True(repo.Tmux.HasSession("ABC-1"));
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_can_remove_a_feature_and_keep_a_branch_with_unmerged_commits()
+    {
+        await Task.Yield();
+        var workspace = repo.Workspace();
+        var feature = Create(workspace, "ABC-1");
+        File.WriteAllText(Path.Combine(feature.Path, "new.txt"), "x");
+        TestRepository.Git(feature.Path, "add", ".");
+        TestRepository.Git(feature.Path, "commit", "-q", "-m", "unpushed");
+        var log = new RecordingLog();
+
+        var result = new FeatureStopper(workspace, log).Stop(
+            feature, new StopFeatureOptions(Remove: true, DeleteBranch: true));
+
+        Assert.True(result.WorktreeRemoved);
+        Assert.False(result.BranchDeleted);
+        Assert.Contains(log.Warnings, w => w.Contains("1 commit(s)"));
+        Assert.NotEmpty(TestRepository.Git(repo.Clone, "branch", "--list", feature.Branch!));
+        Assert.False(Directory.Exists(feature.Path));
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_can_remove_a_merged_feature_with_its_branch()
+    {
+        await Task.Yield();
+        var workspace = repo.Workspace();
+        var feature = Create(workspace, "ABC-1");
+
+        var result = new FeatureStopper(workspace).Stop(
+            feature, new StopFeatureOptions(Remove: true, DeleteBranch: true));
+
+        Assert.True(result.BranchDeleted);
+        Assert.Empty(TestRepository.Git(repo.Clone, "branch", "--list", feature.Branch!));
+        Assert.Empty(new FeatureReader(workspace).List());
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_can_read_the_status_of_a_changed_feature()
+    {
+        await Task.Yield();
+        var workspace = repo.Workspace();
+        var feature = Create(workspace, "ABC-1");
+        File.WriteAllText(Path.Combine(feature.Path, "a.txt"), "a");
+        TestRepository.Git(feature.Path, "add", ".");
+        TestRepository.Git(feature.Path, "commit", "-q", "-m", "a");
+        File.WriteAllText(Path.Combine(feature.Path, "README.md"), "changed");
+        File.WriteAllText(Path.Combine(feature.Path, "café.txt"), "new");
+
+        var status = Assert.Single(new FeatureReader(workspace).Status([feature]));
+
+        Assert.Equal(1, status.AheadOfBase);
+        Assert.Equal(0, status.BehindBase);
+        Assert.Equal(1, status.Modified);
+        Assert.Equal(1, status.Untracked);
+        Assert.True(status.Dirty);
+        Assert.Equal("a", status.LastCommit!.Subject);
+        Assert.False(status.Failed);
+        Assert.Equal(["editor", "server", "tests", "ai"], status.Windows);
+    }
+
+    private static Feature Create(
+        Workspace workspace,
+        string ticket,
+        string? description = null,
+        IFeatureLog? log = null)
+    {
+        var creator = new FeatureCreator(workspace, log);
+        var request = new NewFeatureRequest(ticket, description);
+        return creator.Create(creator.Plan(request), request);
+    }
+
+    private sealed class RecordingLog : IFeatureLog
+    {
+        public List<string> Warnings { get; } = [];
+
+        public void Verbose(string message)
+        {
+        }
+
+        public void Warning(string message) => Warnings.Add(message);
+    }
+}

@@ -1,0 +1,100 @@
+<#
+.SYNOPSIS
+    Runs the WorktreeTools main job on a scratch clone and prints what a user would see.
+.DESCRIPTION
+    Clones a repository (this one by default) into a temporary folder and there, on a private
+    tmux server, creates two features, shows that creating one again changes nothing, lists
+    them, reports their status after a change, and stops and removes them. Everything it
+    made is removed at the end, also after Ctrl+C.
+.PARAMETER Module
+    The module manifest to import (out/WorktreeTools/WorktreeTools.psd1).
+.PARAMETER Repository
+    The repository to clone: a local path or a URL.
+.EXAMPLE
+    dotnet pwsh -NoProfile -File build/Invoke-Demo.ps1 -Module out/WorktreeTools/WorktreeTools.psd1 -Repository .
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory)]
+    [string] $Module,
+
+    [Parameter(Mandatory)]
+    [string] $Repository
+)
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+
+function Write-Step {
+    param([string] $Text)
+    Write-Host ''
+    Write-Host "=== $Text" -ForegroundColor Cyan
+}
+
+function Show {
+    # Shows a command the way a user types it, then its output as a table.
+    param([string] $Command)
+    Write-Host "PS> $Command" -ForegroundColor Yellow
+    $output = Invoke-Expression $Command
+    if ($null -ne $output) {
+        $output | Format-Table -AutoSize | Out-String -Width 120 | Write-Host
+    }
+}
+
+$scratch = Join-Path ([System.IO.Path]::GetTempPath()) "worktreetools-demo-$PID"
+$socket = "worktreetools-demo-$PID"
+$env:WORKTREETOOLS_TMUX_SOCKET = $socket
+$env:GIT_AUTHOR_NAME = $env:GIT_COMMITTER_NAME = 'WorktreeTools demo'
+$env:GIT_AUTHOR_EMAIL = $env:GIT_COMMITTER_EMAIL = 'demo@example.invalid'
+
+try {
+    Import-Module $Module -Force
+    New-Item -ItemType Directory -Path $scratch | Out-Null
+
+    # A local path is turned into a full one so git does not read it relative to $scratch.
+    $source = if (Test-Path $Repository) { (Resolve-Path $Repository).ProviderPath } else { $Repository }
+    Write-Step "Cloning $source into a scratch folder (tmux socket: $socket)"
+    git clone --quiet $source (Join-Path $scratch 'repo')
+    if ($LASTEXITCODE -ne 0) {
+        throw "Cloning '$source' failed."
+    }
+    Set-Location (Join-Path $scratch 'repo')
+
+    Write-Step 'Two features, each with a branch, a worktree and a tmux session'
+    Show "New-Feature DEMO-1 'Add login page'"
+    Show "New-Feature DEMO-2 'Fix typo in README'"
+
+    Write-Step 'Running New-Feature again returns the same feature and makes nothing new'
+    Show "New-Feature DEMO-1 'Add login page'"
+    $sessions = tmux -L $socket list-sessions -F '#{session_name}'
+    Write-Host "tmux sessions: $($sessions -join ', ')"
+
+    Write-Step 'Every feature'
+    Show 'Get-Feature'
+
+    Write-Step 'A change in DEMO-1: one commit and one edited file'
+    $demo1 = (Get-Feature DEMO-1).Path
+    Set-Content -Path (Join-Path $demo1 'login.txt') -Value 'a login page'
+    git -C $demo1 add login.txt
+    git -C $demo1 commit --quiet -m 'Add a login page'
+    Add-Content -Path (Join-Path $demo1 'login.txt') -Value 'with a password field'
+    Show 'Get-FeatureStatus'
+    Show 'Get-FeatureStatus | Where-Object Dirty | Select-Object Ticket, Modified, AheadOfBase'
+
+    Write-Step 'Stopping: a clean feature goes with its merged branch'
+    Show 'Stop-Feature DEMO-2 -Remove -DeleteBranch -PassThru'
+
+    Write-Step 'Stopping: uncommitted work is never removed without -Force'
+    Write-Host 'PS> Stop-Feature DEMO-1 -Remove' -ForegroundColor Yellow
+    Stop-Feature DEMO-1 -Remove -ErrorAction SilentlyContinue -ErrorVariable refused
+    Write-Host "Refused: $($refused[0].Exception.Message)"
+    Show 'Stop-Feature DEMO-1 -Remove -Force -DeleteBranch -WarningAction Continue'
+
+    Write-Step 'What is left: every worktree of the repository'
+    Show 'Get-Feature -All'
+}
+finally {
+    Set-Location $PSScriptRoot
+    tmux -L $socket kill-server 2>$null
+    Remove-Item $scratch -Recurse -Force -ErrorAction SilentlyContinue
+}

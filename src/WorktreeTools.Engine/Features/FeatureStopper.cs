@@ -83,6 +83,7 @@ public sealed class FeatureStopper
                 + $"when asked, {report.Killed} were killed after {options.GracePeriod.TotalSeconds} s.");
         }
         var stopped = workspace.Tmux.KillSession(session);
+        feature.SessionAlive = false;
 
         var removed = false;
         var branchDeleted = false;

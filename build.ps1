@@ -60,7 +60,8 @@ function Invoke-Build {
     Copy-Item (Join-Path $root 'src/WorktreeTools/WorktreeTools.format.ps1xml') $moduleDir
 
     $help = Join-Path $moduleDir 'en-US/WorktreeTools.dll-Help.xml'
-    & (Join-Path $root 'build/Convert-HelpMarkdown.ps1') -Path (Join-Path $root 'docs') -OutFile $help
+    $converter = Join-Path $root 'build/Convert-HelpMarkdown.ps1'
+    & $converter -Path (Join-Path $root 'docs') -OutFile $help | Out-Null
     Write-Host "Module ready: $(Join-Path $moduleDir 'WorktreeTools.psd1')"
 }
 

@@ -273,12 +273,12 @@ function Assert-NoLooseText {
 }
 
 function ConvertFrom-YesNo {
-    param([string] $File, [int] $Line, [string] $Key, [string] $Value)
+    param([string] $File, [int] $Line, [string] $Name, [string] $Key, [string] $Value)
 
     switch -Regex ($Value) {
         '^(yes|true)$' { return $true }
         '^(no|false)$' { return $false }
-        default { Stop-Page $File $Line "'${Key}: $Value' must be yes or no." }
+        default { Stop-Page $File $Line "parameter -${Name}: '${Key}: $Value' must be yes or no." }
     }
 }
 
@@ -376,8 +376,8 @@ function Read-Parameter {
         IsSwitch = $isSwitch
         IsArray = $type.EndsWith('[]')
         Position = $position
-        Required = ConvertFrom-YesNo $File $metaLine 'Required' $meta['Required']
-        Globbing = ConvertFrom-YesNo $File $metaLine 'Wildcards' $meta['Wildcards']
+        Required = ConvertFrom-YesNo $File $metaLine $name 'Required' $meta['Required']
+        Globbing = ConvertFrom-YesNo $File $metaLine $name 'Wildcards' $meta['Wildcards']
         PipelineInput = $pipeline
         Aliases = $aliases
         Default = $default
@@ -447,10 +447,11 @@ function Read-Link {
         $uri = ''
         if ($text -match '^\[([^\]]+)\]\(([^)]*)\)$') {
             $text = $Matches[1]
+            $address = $Matches[2]
             # Only absolute addresses are useful to Get-Help -Online; a link to a sibling
             # page is shown as its name.
-            if ($Matches[2] -match '^https?://') {
-                $uri = $Matches[2]
+            if ($address -match '^https?://') {
+                $uri = $address
             }
         }
         [pscustomobject]@{ Text = ConvertFrom-Inline $text; Uri = $uri }
@@ -460,7 +461,11 @@ function Read-Link {
 function Read-HelpPage {
     param([System.IO.FileInfo] $FileInfo)
 
-    $file = $FileInfo.Name
+    # Errors name the page relative to the current folder when it is below it.
+    $file = [System.IO.Path]::GetRelativePath((Get-Location).ProviderPath, $FileInfo.FullName)
+    if ($file.StartsWith('..')) {
+        $file = $FileInfo.FullName
+    }
     $lines = @(Get-Content -LiteralPath $FileInfo.FullName -Encoding utf8)
     $page = Split-Page $file $lines
 
@@ -667,7 +672,8 @@ function Write-Command {
         $w.WriteElementString('maml', 'title', $NsMaml, $example.Title)
         $w.WriteElementString('dev', 'code', $NsDev, $example.Code)
         $w.WriteStartElement('dev', 'remarks', $NsDev)
-        Write-Para $w $example.Remarks
+        # The empty paragraph puts a blank line between examples in Get-Help's output.
+        Write-Para $w (@($example.Remarks) + '')
         $w.WriteEndElement()
         $w.WriteEndElement()
     }

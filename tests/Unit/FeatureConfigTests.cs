@@ -47,7 +47,8 @@ public class FeatureConfigTests
         Assert.Equal("npm run dev", config.Windows[1].Command);
         Assert.Equal([".env"], config.CopyFiles);
         Assert.Equal("npm test", config.Jobs["test"]);
-        Assert.All(FeatureConfig.Keys, k => Assert.Equal(File, config.SourceOf(k)));
+        Assert.All(data.Keys.Cast<string>(), k => Assert.Equal(File, config.SourceOf(k)));
+        Assert.Equal("default", config.SourceOf("ThrottleLimit"));
     }
 
     [Fact]

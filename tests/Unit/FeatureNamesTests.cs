@@ -62,6 +62,9 @@ public class FeatureNamesTests
     [InlineData("end.")]
     [InlineData("x.lock")]
     [InlineData("é")]
+    [InlineData("..")]
+    [InlineData(".x")]
+    [InlineData("_x")]
     public void I_can_try_a_ticket_git_or_tmux_cannot_take_and_get_an_error(string ticket)
     {
         var error = Assert.Throws<WorktreeToolsException>(() => FeatureNames.ValidateTicket(ticket));

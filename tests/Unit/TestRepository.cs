@@ -65,7 +65,13 @@ public sealed class TestRepository : IDisposable
 
     public void Dispose()
     {
+        // kill-server leaves the socket file behind; it is removed too.
+        var socket = Tmux.Run("display-message", "-p", "#{socket_path}");
         Tmux.KillServer();
+        if (socket.Succeeded && socket.StandardOutput.Trim() is { Length: > 0 } socketPath)
+        {
+            File.Delete(socketPath);
+        }
         try
         {
             Directory.Delete(Root, recursive: true);

@@ -40,8 +40,10 @@ public static partial class FeatureNames
         }
         if (!TicketPattern().IsMatch(ticket))
         {
-            var bad = ticket.First(c => !(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'));
-            throw InvalidTicket(ticket, $"it contains '{Printable(bad)}'");
+            var bad = ticket.FirstOrDefault(c => !(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'));
+            throw InvalidTicket(ticket, bad == default
+                ? "it does not start with a letter or digit"
+                : $"it contains '{Printable(bad)}'");
         }
         if (ticket.Contains("..", StringComparison.Ordinal))
         {

@@ -12,6 +12,7 @@ public sealed class NewFeatureCommand : WorktreeToolsCmdlet
 {
     /// <summary>The ticket, such as ABC-123.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [AllowEmptyString]
     [ArgumentCompleter(typeof(TicketCompleter))]
     public string Ticket { get; set; } = string.Empty;
 

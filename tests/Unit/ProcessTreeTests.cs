@@ -13,7 +13,7 @@ public class ProcessTreeTests
     {
         // Arrange: sh -> (sh ignoring HUP and TERM -> sleep) and sh -> sleep.
         using var root = Start("trap '' HUP TERM; sh -c 'trap \"\" HUP TERM; sleep 600' & sleep 600 & wait");
-        var tree = await WaitForTree(root.Id, minimum: 4);
+        var tree = await WaitForTree(root.Id, tree => tree.Count(p => Name(p.Pid) == "sleep") == 2);
 
         // Act
         var report = ProcessTree.Stop(tree, TimeSpan.FromMilliseconds(300));
@@ -28,7 +28,7 @@ public class ProcessTreeTests
     public async Task I_can_stop_a_polite_process_without_killing_it()
     {
         using var root = Start("sleep 600");
-        var tree = await WaitForTree(root.Id, minimum: 1);
+        var tree = await WaitForTree(root.Id, tree => tree.Any(p => Name(p.Pid) == "sleep"));
 
         var report = ProcessTree.Stop(tree, TimeSpan.FromSeconds(10));
 
@@ -51,11 +51,27 @@ public class ProcessTreeTests
         return Process.Start(start)!;
     }
 
-    private static async Task<List<ProcessIdentity>> WaitForTree(int pid, int minimum)
+    // The tree is taken once its leaves run: a snapshot taken while a shell still forks or
+    // execs would miss processes that then outlive the test.
+    private static async Task<List<ProcessIdentity>> WaitForTree(
+        int pid,
+        Func<List<ProcessIdentity>, bool> complete)
     {
         List<ProcessIdentity> tree = [];
-        await WaitUntil(() => (tree = ProcessTree.Descendants([pid])).Count >= minimum);
+        await WaitUntil(() => complete(tree = ProcessTree.Descendants([pid])));
         return tree;
+    }
+
+    private static string Name(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").Trim();
+        }
+        catch (IOException)
+        {
+            return string.Empty;
+        }
     }
 
     internal static async Task WaitUntil(Func<bool> condition, int seconds = 20)

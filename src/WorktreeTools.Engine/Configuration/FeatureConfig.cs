@@ -47,9 +47,18 @@ public sealed class FeatureConfig
     public IReadOnlyDictionary<string, string> Jobs { get; private set; } =
         new Dictionary<string, string>();
 
+    /// <summary>How many jobs run at once by default: one core stays free for the editor.</summary>
+    public int ThrottleLimit { get; private set; } = Math.Max(1, Environment.ProcessorCount - 1);
+
+    /// <summary>The size at which a job's log is cut, in megabytes.</summary>
+    public int LogLimitMB { get; private set; } = 100;
+
     /// <summary>The keys a configuration file may hold, in the order they are shown.</summary>
     public static IReadOnlyList<string> Keys { get; } =
-        ["WorktreeRoot", "BranchTemplate", "Base", "Windows", "CopyFiles", "Setup", "Jobs"];
+    [
+        "WorktreeRoot", "BranchTemplate", "Base", "Windows", "CopyFiles", "Setup", "Jobs",
+        "ThrottleLimit", "LogLimitMB",
+    ];
 
     /// <summary>The configuration of a repository with no configuration file.</summary>
     public static FeatureConfig Default { get; } = new();
@@ -68,6 +77,8 @@ public sealed class FeatureConfig
         "CopyFiles" => CopyFiles,
         "Setup" => Setup,
         "Jobs" => Jobs,
+        "ThrottleLimit" => ThrottleLimit,
+        "LogLimitMB" => LogLimitMB,
         _ => throw new ArgumentOutOfRangeException(nameof(key), key, "Not a configuration key."),
     };
 
@@ -122,6 +133,12 @@ public sealed class FeatureConfig
                 break;
             case "Jobs":
                 Jobs = ReadJobs(value, file);
+                break;
+            case "ThrottleLimit":
+                ThrottleLimit = RequirePositive(value, file, key);
+                break;
+            case "LogLimitMB":
+                LogLimitMB = RequirePositive(value, file, key);
                 break;
         }
     }
@@ -217,6 +234,16 @@ public sealed class FeatureConfig
         }
         var type = value?.GetType().Name ?? "nothing";
         throw Invalid(file, key, $"it must be a non-empty string, not {type}");
+    }
+
+    private static int RequirePositive(object? value, string file, string key)
+    {
+        if (value is int number && number > 0)
+        {
+            return number;
+        }
+        var shown = value?.ToString() ?? "nothing";
+        throw Invalid(file, key, $"it must be a whole number of at least 1, not {shown}");
     }
 
     private static WorktreeToolsException Invalid(string file, string key, string problem) =>

@@ -1,0 +1,461 @@
+using System.Text;
+using System.Threading.Channels;
+using LibGit2Sharp;
+using WorktreeTools.Engine.Features;
+
+namespace WorktreeTools.Engine.Jobs;
+
+/// <summary>
+/// Runs one job across features with a bounded number of workers. Features are added while
+/// jobs already run; results and output come back as events on <see cref="Events"/>, which
+/// one reader (the cmdlet's pipeline thread) drains.
+/// </summary>
+public sealed class JobRunner : IAsyncDisposable
+{
+    private const int ChunkSize = 64 * 1024;
+
+    private readonly JobOptions options;
+    private readonly JobLog jobLog;
+    private readonly JobHistory history;
+    private readonly string logFolder;
+    private readonly Channel<FeatureRecord> pending = Channel.CreateUnbounded<FeatureRecord>();
+    private readonly Channel<JobEvent> events = Channel.CreateUnbounded<JobEvent>(
+        new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource stopping;
+    private readonly Task[] workers;
+    private readonly Task completion;
+    private readonly object gate = new();
+    private readonly List<string> running = [];
+    private readonly List<TimeSpan> durations = [];
+    private int added;
+    private int done;
+    private string? waiting;
+    private volatile string? failFastCause;
+
+    /// <summary>Starts the workers; they wait for features.</summary>
+    public JobRunner(string stateDirectory, JobOptions options, CancellationToken cancellation)
+    {
+        this.options = options;
+        jobLog = new JobLog(Path.Combine(stateDirectory, "jobs", "joblog"));
+        history = new JobHistory(stateDirectory);
+        logFolder = Path.Combine(stateDirectory, "logs");
+        stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        workers = Enumerable.Range(0, Math.Max(1, options.ThrottleLimit))
+            .Select(_ => Task.Run(WorkAsync))
+            .ToArray();
+        completion = Task.WhenAll(workers)
+            .ContinueWith(_ => events.Writer.TryComplete(), TaskScheduler.Default);
+    }
+
+    /// <summary>What the workers report, until every job has ended.</summary>
+    public ChannelReader<JobEvent> Events => events.Reader;
+
+    /// <summary>Completes when every job has ended and every event is written.</summary>
+    public Task Completion => completion;
+
+    /// <summary>The job log this runner appends to.</summary>
+    public JobLog JobLog => jobLog;
+
+    /// <summary>Queues a feature for the job.</summary>
+    public void Add(FeatureRecord feature)
+    {
+        Interlocked.Increment(ref added);
+        pending.Writer.TryWrite(feature);
+    }
+
+    /// <summary>Says that no more features will come; workers end when the queue is empty.</summary>
+    public void Complete() => pending.Writer.TryComplete();
+
+    /// <summary>Stops everything: running jobs are stopped, queued ones are not started.</summary>
+    public void Cancel()
+    {
+        pending.Writer.TryComplete();
+        stopping.Cancel();
+    }
+
+    /// <summary>The counts and estimate for a progress record.</summary>
+    public JobProgress Progress()
+    {
+        lock (gate)
+        {
+            var queued = Math.Max(0, added - done - running.Count);
+            TimeSpan? remaining = null;
+            if (durations.Count > 0)
+            {
+                var average = TimeSpan.FromTicks((long)durations.Average(d => d.Ticks));
+                var lanes = Math.Max(1, options.ThrottleLimit);
+                remaining = average * Math.Ceiling((queued + running.Count) / (double)lanes);
+            }
+            return new JobProgress(done, running.Count, queued, [.. running], remaining, waiting);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        Cancel();
+        await completion.ConfigureAwait(false);
+        stopping.Dispose();
+    }
+
+    private async Task WorkAsync()
+    {
+        await foreach (var feature in pending.Reader.ReadAllAsync(CancellationToken.None))
+        {
+            var result = await RunFeatureAsync(feature).ConfigureAwait(false);
+            string? output = null;
+            if (options.Output == JobOutputMode.Block && result.LogPath is { } log && File.Exists(log))
+            {
+                output = await File.ReadAllTextAsync(log, Encoding.UTF8).ConfigureAwait(false);
+            }
+            lock (gate)
+            {
+                done++;
+                if (result.Duration is { } duration && result.Attempts > 0)
+                {
+                    durations.Add(duration);
+                }
+            }
+            events.Writer.TryWrite(new JobFinished(result, output));
+        }
+    }
+
+    private async Task<FeatureJobResult> RunFeatureAsync(FeatureRecord feature)
+    {
+        var result = new FeatureJobResult(feature.Ticket, options.Job, options.Command);
+        if (stopping.IsCancellationRequested)
+        {
+            return NotStarted(result, "the invocation was stopped before it started");
+        }
+        if (failFastCause is { } cause)
+        {
+            return NotStarted(result, $"not started: -FailFast after {cause} failed");
+        }
+        if (!Directory.Exists(feature.Path))
+        {
+            result.Status = JobStatus.Failed;
+            result.Reason = $"the worktree '{feature.Path}' is missing";
+            Record(feature, result, attempt: 0);
+            return result;
+        }
+
+        (result.Commit, result.Clean) = Snapshot(feature.Path);
+        if (options.SkipUnchanged && history.Find(feature.Ticket, options.Job) is { } last
+            && last.Status == JobStatus.Succeeded && last.Clean == true && result.Clean == true
+            && last.Commit == result.Commit)
+        {
+            result.Status = JobStatus.Skipped;
+            result.Reason = $"unchanged since it succeeded on {ShortSha(last.Commit)} at {last.End:g}";
+            result.LogPath = last.LogPath;
+            Record(feature, result, attempt: 0);
+            return result;
+        }
+
+        if (!await WaitForMemoryAsync(result).ConfigureAwait(false))
+        {
+            return NotStarted(result, "the invocation was stopped while it waited for memory");
+        }
+
+        for (var attempt = 1; attempt <= 1 + options.Retries; attempt++)
+        {
+            if (attempt > 1 && (stopping.IsCancellationRequested || failFastCause is not null))
+            {
+                break;
+            }
+            result.Attempts = attempt;
+            await RunAttemptAsync(feature, result, attempt).ConfigureAwait(false);
+            if (!result.Failed)
+            {
+                break;
+            }
+        }
+
+        if (result.Failed && options.FailFast)
+        {
+            failFastCause ??= feature.Ticket;
+        }
+        history.Save(feature.Ticket, new LastJob(
+            options.Job, result.Status, result.ExitCode, result.Start, result.End,
+            result.Commit, result.Clean, result.LogPath, result.Reason));
+        return result;
+    }
+
+    private async Task RunAttemptAsync(FeatureRecord feature, FeatureJobResult result, int attempt)
+    {
+        var logPath = Path.Combine(logFolder, feature.Ticket, options.Job + ".log");
+        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+        result.LogPath = logPath;
+        SetRunning(feature.Ticket, true);
+        events.Writer.TryWrite(new JobStarted(feature.Ticket, attempt));
+
+        var environment = FeatureEnvironment.Of(feature)
+            .ToDictionary(pair => pair.Key, pair => (string?)pair.Value);
+        var start = new JobStartInfo("sh", ["-c", options.Command], feature.Path, environment);
+        try
+        {
+            await using var log = new FileStream(
+                logPath,
+                attempt == 1 ? FileMode.Create : FileMode.Append,
+                FileAccess.Write,
+                FileShare.Read,
+                ChunkSize);
+            if (attempt > 1)
+            {
+                await log.WriteAsync(Encoding.UTF8.GetBytes(
+                    $"\n--- WorktreeTools: attempt {attempt} of {1 + options.Retries} ---\n"))
+                    .ConfigureAwait(false);
+            }
+
+            using var process = JobProcess.Start(start);
+            result.Start = process.StartTime;
+            var pump = PumpAsync(process.Output, log, feature.Ticket);
+            var exit = process.WaitForExitAsync();
+
+            // Whichever comes first: the exit, the time limit, or Ctrl+C.
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token);
+            if (options.Timeout is { } timeout)
+            {
+                limit.CancelAfter(timeout);
+            }
+            var stopped = await Task.WhenAny(exit, Task.Delay(Timeout.Infinite, limit.Token))
+                .ConfigureAwait(false) != exit;
+            if (stopped)
+            {
+                await process.StopAsync(options.GracePeriod).ConfigureAwait(false);
+            }
+            var ended = await exit.ConfigureAwait(false);
+            result.End = DateTimeOffset.Now;
+
+            // What the job left running in its group would keep the pipe open: end it too.
+            if (process.GroupAlive())
+            {
+                await process.StopAsync(options.GracePeriod).ConfigureAwait(false);
+            }
+            result.OutputBytes = await pump.ConfigureAwait(false);
+
+            result.ExitCode = ended.ExitCode;
+            result.Signal = ended.Signal;
+            result.CpuTime = ended.UserTime + ended.SystemTime;
+            result.PeakMemory = ended.PeakMemoryBytes;
+            (result.Status, result.Reason) = Classify(ended, stopped);
+        }
+        catch (WorktreeToolsException ex)
+        {
+            result.End = DateTimeOffset.Now;
+            result.Start ??= result.End;
+            result.Status = JobStatus.Failed;
+            result.Reason = ex.Message;
+        }
+        finally
+        {
+            SetRunning(feature.Ticket, false);
+        }
+        Record(feature, result, attempt);
+    }
+
+    private (JobStatus Status, string Reason) Classify(JobExit ended, bool stopped)
+    {
+        if (stopped && stopping.IsCancellationRequested)
+        {
+            return (JobStatus.Cancelled, "stopped because the invocation was stopped");
+        }
+        if (stopped)
+        {
+            return (JobStatus.TimedOut, $"stopped after the time limit of {options.Timeout}");
+        }
+        if (ended.ExitCode == 0)
+        {
+            return (JobStatus.Succeeded, "exit code 0");
+        }
+        return (JobStatus.Failed, ended.Signal is { } signal
+            ? $"ended by signal {signal}"
+            : $"exit code {ended.ExitCode}");
+    }
+
+    /// <summary>Copies output to the log up to the limit, and drains the rest.</summary>
+    private async Task<long> PumpAsync(Stream output, FileStream log, string ticket)
+    {
+        var buffer = new byte[ChunkSize];
+        var decoder = options.Output == JobOutputMode.Lines ? Encoding.UTF8.GetDecoder() : null;
+        var line = new StringBuilder();
+        long total = 0;
+        var cut = false;
+        int read;
+        while ((read = await output.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+        {
+            var room = options.LogLimit - total;
+            if (room > 0)
+            {
+                await log.WriteAsync(buffer.AsMemory(0, (int)Math.Min(room, read)))
+                    .ConfigureAwait(false);
+            }
+            else if (!cut)
+            {
+                cut = true;
+                await log.WriteAsync(Encoding.UTF8.GetBytes(
+                    $"\n--- WorktreeTools: output cut at {options.LogLimit} bytes ---\n"))
+                    .ConfigureAwait(false);
+            }
+            total += read;
+            if (decoder is not null)
+            {
+                EmitLines(decoder, buffer, read, line, ticket);
+            }
+        }
+        if (line.Length > 0)
+        {
+            events.Writer.TryWrite(new JobOutputLine(ticket, line.ToString()));
+        }
+        await log.FlushAsync().ConfigureAwait(false);
+        return total;
+    }
+
+    private void EmitLines(Decoder decoder, byte[] buffer, int count, StringBuilder line, string ticket)
+    {
+        var chars = new char[decoder.GetCharCount(buffer, 0, count)];
+        decoder.GetChars(buffer, 0, count, chars, 0);
+        foreach (var c in chars)
+        {
+            if (c == '\n')
+            {
+                events.Writer.TryWrite(new JobOutputLine(ticket, line.ToString().TrimEnd('\r')));
+                line.Clear();
+            }
+            else
+            {
+                line.Append(c);
+            }
+        }
+    }
+
+    private async Task<bool> WaitForMemoryAsync(FeatureJobResult result)
+    {
+        if (options.MinFreeMemory <= 0)
+        {
+            return true;
+        }
+        var started = DateTime.UtcNow;
+        while (AvailableMemory() is { } free && free < options.MinFreeMemory)
+        {
+            SetWaiting($"waiting for memory: {free / 1048576} MB free, "
+                + $"{options.MinFreeMemory / 1048576} MB wanted");
+            try
+            {
+                await Task.Delay(250, stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+        SetWaiting(null);
+        result.MemoryWait = DateTime.UtcNow - started;
+        return true;
+    }
+
+    /// <summary>MemAvailable from /proc/meminfo, in bytes; null when it cannot be read.</summary>
+    internal static long? AvailableMemory()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+            {
+                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
+                {
+                    var digits = new string(line.Where(char.IsAsciiDigit).ToArray());
+                    return long.Parse(digits) * 1024;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return null;
+    }
+
+    private FeatureJobResult NotStarted(FeatureJobResult result, string reason)
+    {
+        result.Status = JobStatus.NotStarted;
+        result.Reason = reason;
+        return result;
+    }
+
+    private void Record(FeatureRecord feature, FeatureJobResult result, int attempt)
+    {
+        var start = result.Start ?? DateTimeOffset.Now;
+        var entry = jobLog.Append(new JobLogEntry(
+            0,
+            ":",
+            start,
+            (result.End ?? start) - start,
+            0,
+            result.OutputBytes,
+            result.ExitCode ?? (result.Status == JobStatus.Skipped ? 0 : -1),
+            result.Signal ?? 0,
+            options.Command,
+            feature.Ticket,
+            options.Job,
+            result.Status,
+            attempt,
+            result.Commit,
+            result.Clean,
+            result.CpuTime,
+            result.PeakMemory,
+            result.LogPath));
+        result.Seq = entry.Seq;
+    }
+
+    private static (string? Commit, bool? Clean) Snapshot(string path)
+    {
+        try
+        {
+            using var repository = new Repository(path);
+            var commit = repository.Head.Tip?.Sha;
+            var clean = !repository.RetrieveStatus(new StatusOptions
+            {
+                IncludeUntracked = true,
+                RecurseUntrackedDirs = false,
+                DetectRenamesInIndex = false,
+                DetectRenamesInWorkDir = false,
+            }).IsDirty;
+            return (commit, clean);
+        }
+        catch (LibGit2SharpException)
+        {
+            return (null, null);
+        }
+    }
+
+    private static string ShortSha(string? sha) => sha is null ? "?" : sha[..Math.Min(7, sha.Length)];
+
+    private void SetRunning(string ticket, bool on)
+    {
+        lock (gate)
+        {
+            if (on)
+            {
+                running.Add(ticket);
+            }
+            else
+            {
+                running.Remove(ticket);
+            }
+        }
+    }
+
+    private void SetWaiting(string? reason)
+    {
+        lock (gate)
+        {
+            if (reason == waiting)
+            {
+                return;
+            }
+            waiting = reason;
+        }
+        if (reason is not null)
+        {
+            events.Writer.TryWrite(new JobsWaiting(reason));
+        }
+    }
+}

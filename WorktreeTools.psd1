@@ -15,6 +15,8 @@
         'Get-FeatureStatus'
         'Stop-Feature'
         'Get-FeatureConfig'
+        'Invoke-FeatureJob'
+        'Get-FeatureJobLog'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

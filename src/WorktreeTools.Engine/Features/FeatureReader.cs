@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using LibGit2Sharp;
 using WorktreeTools.Engine.Git;
+using WorktreeTools.Engine.Jobs;
 
 namespace WorktreeTools.Engine.Features;
 
@@ -79,6 +80,7 @@ public sealed class FeatureReader
     public List<FeatureStatus> Status(IReadOnlyList<Feature> features)
     {
         var windows = workspace.Tmux.ListWindows();
+        var history = new JobHistory(workspace.Repository.StateDirectory);
         var results = new FeatureStatus[features.Count];
 
         // Each worktree is read by its own Repository object, so the reads are independent.
@@ -97,8 +99,31 @@ public sealed class FeatureReader
                     FailedReason = $"The worktree cannot be read: {ex.Message}",
                 };
             }
+            AddJobs(results[i], history);
         });
         return [.. results];
+    }
+
+    private static string Describe(JobStatus status) => status switch
+    {
+        JobStatus.TimedOut => "timed out",
+        _ => status.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>Adds the last run of each job; a failed one marks the feature failed.</summary>
+    private static void AddJobs(FeatureStatus status, JobHistory history)
+    {
+        if (status.Ticket is null)
+        {
+            return;
+        }
+        status.LastJobs = history.Load(status.Ticket);
+        var failed = status.LastJobs.Where(j => j.Failed).ToList();
+        if (failed.Count > 0 && status.FailedReason is null)
+        {
+            status.FailedReason = string.Join("; ", failed.Select(j =>
+                $"the last run of the job '{j.Job}' {Describe(j.Status)}: {j.Reason}"));
+        }
     }
 
     private static FeatureStatus ReadStatus(

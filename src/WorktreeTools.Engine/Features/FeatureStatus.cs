@@ -71,6 +71,9 @@ public sealed class FeatureStatus
     /// <summary>The session's window names.</summary>
     public IReadOnlyList<string> Windows { get; internal set; } = [];
 
+    /// <summary>The last run of each job in this feature.</summary>
+    public IReadOnlyList<LastJob> LastJobs { get; internal set; } = [];
+
     /// <summary>True when the feature needs attention.</summary>
     public bool Failed => FailedReason is not null;
 

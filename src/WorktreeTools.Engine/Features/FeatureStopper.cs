@@ -93,6 +93,7 @@ public sealed class FeatureStopper
             var deletable = options.DeleteBranch && CanDeleteBranch(feature, main);
             RemoveWorktree(feature, main, options.Force);
             workspace.Store.Delete(feature.Ticket!);
+            new Jobs.JobHistory(workspace.Repository.StateDirectory).Forget(feature.Ticket!);
             removed = true;
             if (deletable)
             {

@@ -2,6 +2,7 @@ using System.Text;
 using System.Threading.Channels;
 using LibGit2Sharp;
 using WorktreeTools.Engine.Features;
+using WorktreeTools.Engine.Processes;
 
 namespace WorktreeTools.Engine.Jobs;
 
@@ -13,6 +14,8 @@ namespace WorktreeTools.Engine.Jobs;
 public sealed class JobRunner : IAsyncDisposable
 {
     private const int ChunkSize = 64 * 1024;
+
+    private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(250);
 
     private readonly JobOptions options;
     private readonly JobLog jobLog;
@@ -27,6 +30,9 @@ public sealed class JobRunner : IAsyncDisposable
     private readonly object gate = new();
     private readonly List<string> running = [];
     private readonly List<TimeSpan> durations = [];
+
+    // Peak memory of each running job's tree, by its process group, sampled from /proc.
+    private readonly Dictionary<int, long> peaks = [];
     private int added;
     private int done;
     private string? waiting;
@@ -43,7 +49,8 @@ public sealed class JobRunner : IAsyncDisposable
         workers = Enumerable.Range(0, Math.Max(1, options.ThrottleLimit))
             .Select(_ => Task.Run(WorkAsync))
             .ToArray();
-        completion = Task.WhenAll(workers)
+        var sampler = Task.Run(SampleMemoryAsync);
+        completion = Task.WhenAll([.. workers, sampler])
             .ContinueWith(_ => events.Writer.TryComplete(), TaskScheduler.Default);
     }
 
@@ -208,6 +215,10 @@ public sealed class JobRunner : IAsyncDisposable
 
             using var process = JobProcess.Start(start);
             result.Start = process.StartTime;
+            lock (gate)
+            {
+                peaks[process.ProcessGroup] = 0;
+            }
             var pump = PumpAsync(process.Output, log, feature.Ticket);
             var exit = process.WaitForExitAsync();
 
@@ -236,7 +247,12 @@ public sealed class JobRunner : IAsyncDisposable
             result.ExitCode = ended.ExitCode;
             result.Signal = ended.Signal;
             result.CpuTime = ended.UserTime + ended.SystemTime;
-            result.PeakMemory = ended.PeakMemoryBytes;
+            lock (gate)
+            {
+                result.PeakMemory = peaks.Remove(process.ProcessGroup, out var peak) && peak > 0
+                    ? peak
+                    : null;
+            }
             (result.Status, result.Reason) = Classify(ended, stopped);
         }
         catch (WorktreeToolsException ex)
@@ -253,6 +269,45 @@ public sealed class JobRunner : IAsyncDisposable
         Record(feature, result, attempt);
     }
 
+    /// <summary>
+    /// Samples the resident memory of every running job's process group while jobs run.
+    /// </summary>
+    /// <remarks>
+    /// wait4's peak is no use here: posix_spawn starts the child sharing pwsh's memory, so
+    /// its high-water mark includes pwsh's own. One /proc scan serves all running jobs.
+    /// </remarks>
+    private async Task SampleMemoryAsync()
+    {
+        var finished = Task.WhenAll(workers);
+        while (!finished.IsCompleted)
+        {
+            await Task.WhenAny(finished, Task.Delay(SampleInterval)).ConfigureAwait(false);
+            int[] groups;
+            lock (gate)
+            {
+                groups = [.. peaks.Keys];
+            }
+            if (groups.Length == 0 || finished.IsCompleted)
+            {
+                continue;
+            }
+            var totals = ProcessTree.Snapshot().Values
+                .Where(p => groups.Contains(p.ProcessGroup))
+                .GroupBy(p => p.ProcessGroup)
+                .ToDictionary(g => g.Key, g => g.Sum(p => ProcessTree.ResidentBytes(p.Pid)));
+            lock (gate)
+            {
+                foreach (var (group, total) in totals)
+                {
+                    if (peaks.TryGetValue(group, out var peak) && total > peak)
+                    {
+                        peaks[group] = total;
+                    }
+                }
+            }
+        }
+    }
+
     private (JobStatus Status, string Reason) Classify(JobExit ended, bool stopped)
     {
         if (stopped && stopping.IsCancellationRequested)
@@ -261,7 +316,8 @@ public sealed class JobRunner : IAsyncDisposable
         }
         if (stopped)
         {
-            return (JobStatus.TimedOut, $"stopped after the time limit of {options.Timeout}");
+            return (JobStatus.TimedOut,
+                $"stopped after the time limit of {options.Timeout!.Value.TotalSeconds:0.###} s");
         }
         if (ended.ExitCode == 0)
         {

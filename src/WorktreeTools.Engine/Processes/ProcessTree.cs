@@ -57,6 +57,23 @@ public static partial class ProcessTree
         return found;
     }
 
+    /// <summary>The resident memory of a process in bytes, or 0 when it is gone.</summary>
+    public static long ResidentBytes(int pid)
+    {
+        try
+        {
+            // statm: size resident shared ... in pages.
+            var fields = File.ReadAllText($"/proc/{pid}/statm").Split(' ');
+            return fields.Length > 1 && long.TryParse(fields[1], out var pages)
+                ? pages * Environment.SystemPageSize
+                : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>True when that process (same id and same start time) still runs.</summary>
     public static bool IsAlive(ProcessIdentity process) =>
         TryRead(process.Pid, out var now) && now.StartTicks == process.StartTicks && !IsZombie(process.Pid);

@@ -19,12 +19,7 @@ public sealed class TicketCompleter : IArgumentCompleter
         List<string> tickets;
         try
         {
-            using var shell = System.Management.Automation.PowerShell.Create(
-                RunspaceMode.CurrentRunspace);
-            var location = shell.AddCommand("Get-Location").Invoke<PathInfo>();
-            var directory = location.Count > 0 ? location[0].ProviderPath : Environment.CurrentDirectory;
-            var workspace = WorktreeToolsCmdlet.OpenWorkspace(directory);
-            tickets = workspace.Store.LoadAll().Select(r => r.Ticket).ToList();
+            tickets = CompletionContext.OpenWorkspace().Store.LoadAll().Select(r => r.Ticket).ToList();
         }
         catch (WorktreeToolsException)
         {

@@ -82,7 +82,16 @@ public abstract class WorktreeToolsCmdlet : PSCmdlet, IDisposable, IFeatureLog
     /// <inheritdoc />
     public void Dispose()
     {
-        cancellation.Dispose();
+        Dispose(disposing: true);
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases what the invocation holds; PowerShell calls it even after Ctrl+C.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            cancellation.Dispose();
+        }
     }
 }

@@ -5,7 +5,8 @@
     Clones a repository (this one by default) into a temporary folder and there, on a private
     tmux server, creates two features, shows that creating one again changes nothing, lists
     them, reports their status after a change, and stops and removes them. Everything it
-    made is removed at the end, also after Ctrl+C.
+    made is removed at the end, also after Ctrl+C. It also runs a 'test' job in every feature,
+    makes one fail, and shows how the failure surfaces.
 .PARAMETER Module
     The module manifest to import (out/WorktreeTools/WorktreeTools.psd1).
 .PARAMETER Repository
@@ -81,14 +82,36 @@ try {
     Show 'Get-FeatureStatus'
     Show 'Get-FeatureStatus | Where-Object Dirty | Select-Object Ticket, Modified, AheadOfBase'
 
-    Write-Step 'Stopping: a clean feature goes with its merged branch'
-    Show 'Stop-Feature DEMO-2 -Remove -DeleteBranch -PassThru'
+    Write-Step 'A job in every feature, two at a time'
+    if (-not (Test-Path .worktreetools.psd1)) {
+        # A real, quick check that works on any repository: whitespace errors in the branch.
+        Set-Content .worktreetools.psd1 "@{ Jobs = @{ test = 'git diff --check `"`$FEATURE_BASE`"...HEAD' } }"
+        Write-Host 'No .worktreetools.psd1 in this repository; the demo made one:'
+        Get-Content .worktreetools.psd1 | Write-Host
+    }
+    if ((Get-FeatureConfig Jobs).Value.Keys -notcontains 'test') {
+        Write-Host "This repository's configuration has no 'test' job; the job steps are skipped."
+    } else {
+        Show 'Get-Feature | Invoke-FeatureJob test -ThrottleLimit 2'
+
+        Write-Step 'DEMO-2 gets a commit with trailing whitespace, and its job fails'
+        $demo2 = (Get-Feature DEMO-2).Path
+        Set-Content -Path (Join-Path $demo2 'typo.txt') -Value 'a line that ends in spaces   '
+        git -C $demo2 add typo.txt
+        git -C $demo2 commit --quiet -m 'Fix a typo, badly'
+        Show 'Get-Feature | Invoke-FeatureJob test -ThrottleLimit 2 -ErrorAction SilentlyContinue'
+        Show 'Get-FeatureStatus | Where-Object Failed | Select-Object Ticket, FailedReason'
+        Show 'Get-FeatureJobLog -Last 4'
+    }
+
+    Write-Step 'Stopping: a branch is deleted only when its commits are safe on the base'
+    Show 'Stop-Feature DEMO-2 -Remove -DeleteBranch -PassThru -WarningAction Continue'
 
     Write-Step 'Stopping: uncommitted work is never removed without -Force'
     Write-Host 'PS> Stop-Feature DEMO-1 -Remove' -ForegroundColor Yellow
     Stop-Feature DEMO-1 -Remove -ErrorAction SilentlyContinue -ErrorVariable refused
     Write-Host "Refused: $($refused[0].Exception.Message)"
-    Show 'Stop-Feature DEMO-1 -Remove -Force -DeleteBranch -WarningAction Continue'
+    Show 'Stop-Feature DEMO-1 -Remove -Force -WarningAction Continue'
 
     Write-Step 'What is left: every worktree of the repository'
     Show 'Get-Feature -All'

@@ -81,7 +81,7 @@ public sealed class FeatureJobResult
     /// <summary>Processor time of the job's whole process tree.</summary>
     public TimeSpan? CpuTime { get; internal set; }
 
-    /// <summary>Peak resident memory of the job's largest process, in bytes.</summary>
+    /// <summary>Peak resident memory of the job's whole process tree, in bytes, as sampled.</summary>
     public long? PeakMemory { get; internal set; }
 
     /// <summary>The commit checked out when the job started.</summary>

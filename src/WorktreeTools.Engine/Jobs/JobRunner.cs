@@ -132,11 +132,11 @@ public sealed class JobRunner : IAsyncDisposable
         var result = new FeatureJobResult(feature.Ticket, options.Job, options.Command);
         if (stopping.IsCancellationRequested)
         {
-            return NotStarted(result, "the invocation was stopped before it started");
+            return NotStarted(feature, result, "the invocation was stopped before it started");
         }
         if (failFastCause is { } cause)
         {
-            return NotStarted(result, $"not started: -FailFast after {cause} failed");
+            return NotStarted(feature, result, $"not started: -FailFast after {cause} failed");
         }
         if (!Directory.Exists(feature.Path))
         {
@@ -160,7 +160,8 @@ public sealed class JobRunner : IAsyncDisposable
 
         if (!await WaitForMemoryAsync(result).ConfigureAwait(false))
         {
-            return NotStarted(result, "the invocation was stopped while it waited for memory");
+            return NotStarted(
+                feature, result, "the invocation was stopped while it waited for memory");
         }
 
         for (var attempt = 1; attempt <= 1 + options.Retries; attempt++)
@@ -429,10 +430,12 @@ public sealed class JobRunner : IAsyncDisposable
         return null;
     }
 
-    private FeatureJobResult NotStarted(FeatureJobResult result, string reason)
+    /// <summary>Records a job that never started, in the joblog only (not as a last run).</summary>
+    private FeatureJobResult NotStarted(FeatureRecord feature, FeatureJobResult result, string reason)
     {
         result.Status = JobStatus.NotStarted;
         result.Reason = reason;
+        Record(feature, result, attempt: 0);
         return result;
     }
 

@@ -10,7 +10,7 @@ public sealed record JobStarted(string Ticket, int Attempt) : JobEvent;
 public sealed record JobOutputLine(string Ticket, string Line) : JobEvent;
 
 /// <summary>A job ended; <paramref name="Output"/> holds its output in block mode.</summary>
-public sealed record JobFinished(FeatureJobResult Result, string? Output) : JobEvent;
+public sealed record JobFinished(FeatureJobResult Result, string? Output, JobWork Work) : JobEvent;
 
 /// <summary>Jobs wait before starting, for the reason given.</summary>
 public sealed record JobsWaiting(string Reason) : JobEvent;

@@ -1,3 +1,5 @@
+using WorktreeTools.Engine.Features;
+
 namespace WorktreeTools.Engine.Jobs;
 
 /// <summary>How a job's output reaches the user besides its log file.</summary>
@@ -13,12 +15,20 @@ public enum JobOutputMode
     Lines,
 }
 
-/// <summary>What to run and under which limits.</summary>
-public sealed record JobOptions(string Job, string Command)
+/// <summary>One job to run in one feature: the job's name and its command line.</summary>
+/// <param name="Feature">The feature whose worktree the job runs in.</param>
+/// <param name="Job">The job's name, as the joblog and the last-run history record it.</param>
+/// <param name="Command">The command line, run by <c>sh -c</c>.</param>
+/// <param name="Tag">What the caller wants back with the result, such as a queue entry id.</param>
+public sealed record JobWork(FeatureRecord Feature, string Job, string Command, object? Tag = null)
 {
     /// <summary>The name recorded for an ad-hoc command line.</summary>
     public const string AdHocJob = "command";
+}
 
+/// <summary>The limits under which a runner runs jobs.</summary>
+public sealed record JobOptions
+{
     /// <summary>How many jobs may run at once.</summary>
     public int ThrottleLimit { get; init; } = 1;
 

@@ -21,7 +21,7 @@ public sealed class JobRunner : IAsyncDisposable
     private readonly JobLog jobLog;
     private readonly JobHistory history;
     private readonly string logFolder;
-    private readonly Channel<FeatureRecord> pending = Channel.CreateUnbounded<FeatureRecord>();
+    private readonly Channel<JobWork> pending = Channel.CreateUnbounded<JobWork>();
     private readonly Channel<JobEvent> events = Channel.CreateUnbounded<JobEvent>(
         new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource stopping;
@@ -63,11 +63,11 @@ public sealed class JobRunner : IAsyncDisposable
     /// <summary>The job log this runner appends to.</summary>
     public JobLog JobLog => jobLog;
 
-    /// <summary>Queues a feature for the job.</summary>
-    public void Add(FeatureRecord feature)
+    /// <summary>Queues a job in a feature.</summary>
+    public void Add(JobWork work)
     {
         Interlocked.Increment(ref added);
-        pending.Writer.TryWrite(feature);
+        pending.Writer.TryWrite(work);
     }
 
     /// <summary>Says that no more features will come; workers end when the queue is empty.</summary>
@@ -107,9 +107,9 @@ public sealed class JobRunner : IAsyncDisposable
 
     private async Task WorkAsync()
     {
-        await foreach (var feature in pending.Reader.ReadAllAsync(CancellationToken.None))
+        await foreach (var work in pending.Reader.ReadAllAsync(CancellationToken.None))
         {
-            var result = await RunFeatureAsync(feature).ConfigureAwait(false);
+            var result = await RunFeatureAsync(work).ConfigureAwait(false);
             string? output = null;
             if (options.Output == JobOutputMode.Block && result.LogPath is { } log && File.Exists(log))
             {
@@ -123,13 +123,14 @@ public sealed class JobRunner : IAsyncDisposable
                     durations.Add(duration);
                 }
             }
-            events.Writer.TryWrite(new JobFinished(result, output));
+            events.Writer.TryWrite(new JobFinished(result, output, work));
         }
     }
 
-    private async Task<FeatureJobResult> RunFeatureAsync(FeatureRecord feature)
+    private async Task<FeatureJobResult> RunFeatureAsync(JobWork work)
     {
-        var result = new FeatureJobResult(feature.Ticket, options.Job, options.Command);
+        var feature = work.Feature;
+        var result = new FeatureJobResult(feature.Ticket, work.Job, work.Command);
         if (stopping.IsCancellationRequested)
         {
             return NotStarted(feature, result, "the invocation was stopped before it started");
@@ -147,7 +148,7 @@ public sealed class JobRunner : IAsyncDisposable
         }
 
         (result.Commit, result.Clean) = Snapshot(feature.Path);
-        if (options.SkipUnchanged && history.Find(feature.Ticket, options.Job) is { } last
+        if (options.SkipUnchanged && history.Find(feature.Ticket, result.Job) is { } last
             && last.Status == JobStatus.Succeeded && last.Clean == true && result.Clean == true
             && last.Commit == result.Commit)
         {
@@ -183,14 +184,14 @@ public sealed class JobRunner : IAsyncDisposable
             failFastCause ??= feature.Ticket;
         }
         history.Save(feature.Ticket, new LastJob(
-            options.Job, result.Status, result.ExitCode, result.Start, result.End,
+            result.Job, result.Status, result.ExitCode, result.Start, result.End,
             result.Commit, result.Clean, result.LogPath, result.Reason));
         return result;
     }
 
     private async Task RunAttemptAsync(FeatureRecord feature, FeatureJobResult result, int attempt)
     {
-        var logPath = Path.Combine(logFolder, feature.Ticket, options.Job + ".log");
+        var logPath = Path.Combine(logFolder, feature.Ticket, result.Job + ".log");
         Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
         result.LogPath = logPath;
         SetRunning(feature.Ticket, true);
@@ -198,7 +199,7 @@ public sealed class JobRunner : IAsyncDisposable
 
         var environment = FeatureEnvironment.Of(feature)
             .ToDictionary(pair => pair.Key, pair => (string?)pair.Value);
-        var start = new JobStartInfo("sh", ["-c", options.Command], feature.Path, environment);
+        var start = new JobStartInfo("sh", ["-c", result.Command], feature.Path, environment);
         try
         {
             await using var log = new FileStream(
@@ -451,9 +452,9 @@ public sealed class JobRunner : IAsyncDisposable
             result.OutputBytes,
             result.ExitCode ?? (result.Status == JobStatus.Skipped ? 0 : -1),
             result.Signal ?? 0,
-            options.Command,
+            result.Command,
             feature.Ticket,
-            options.Job,
+            result.Job,
             result.Status,
             attempt,
             result.Commit,

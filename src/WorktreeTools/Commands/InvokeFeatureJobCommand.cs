@@ -17,6 +17,8 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
     private readonly Stopwatch sinceProgress = Stopwatch.StartNew();
     private readonly HashSet<string> queued = new(StringComparer.OrdinalIgnoreCase);
     private JobRunner? runner;
+    private string jobName = string.Empty;
+    private string commandLine = string.Empty;
     private List<Feature>? known;
     private string activity = string.Empty;
     private bool progressShown;
@@ -83,7 +85,7 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
         try
         {
             var options = CreateOptions();
-            activity = $"Invoke-FeatureJob {options.Job}";
+            activity = $"Invoke-FeatureJob {jobName}";
             runner = new JobRunner(Workspace.Repository.StateDirectory, options, Cancellation);
         }
         catch (WorktreeToolsException failure)
@@ -167,8 +169,6 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
                 null);
         }
 
-        string name;
-        string commandLine;
         if (Job is not null)
         {
             if (!config.Jobs.TryGetValue(Job, out var configured))
@@ -181,16 +181,16 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
                     + $"(jobs: {knownJobs}). Add it there, or pass a command line with -Command.",
                     Job);
             }
-            name = config.Jobs.Keys.First(k => k.Equals(Job, StringComparison.OrdinalIgnoreCase));
+            jobName = config.Jobs.Keys.First(k => k.Equals(Job, StringComparison.OrdinalIgnoreCase));
             commandLine = configured;
         }
         else
         {
-            name = JobOptions.AdHocJob;
+            jobName = JobWork.AdHocJob;
             commandLine = Command!;
         }
 
-        return new JobOptions(name, commandLine)
+        return new JobOptions
         {
             ThrottleLimit = ThrottleLimit > 0 ? ThrottleLimit : config.ThrottleLimit,
             Timeout = TimeoutSec > 0 ? TimeSpan.FromSeconds(TimeoutSec) : null,
@@ -228,7 +228,7 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
             WriteVerbose($"'{record.Ticket}' is already queued; it runs once.");
             return;
         }
-        runner!.Add(record);
+        runner!.Add(new JobWork(record, jobName, commandLine));
     }
 
     /// <summary>

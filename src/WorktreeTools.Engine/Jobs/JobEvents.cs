@@ -3,8 +3,8 @@ namespace WorktreeTools.Engine.Jobs;
 /// <summary>Something a running invocation reports to the thread that writes output.</summary>
 public abstract record JobEvent;
 
-/// <summary>A job attempt started.</summary>
-public sealed record JobStarted(string Ticket, int Attempt) : JobEvent;
+/// <summary>A job attempt started, in a process group of its own.</summary>
+public sealed record JobStarted(string Ticket, int Attempt, int ProcessGroup, JobWork Work) : JobEvent;
 
 /// <summary>A line of a job's output (only with <see cref="JobOutputMode.Lines"/>).</summary>
 public sealed record JobOutputLine(string Ticket, string Line) : JobEvent;

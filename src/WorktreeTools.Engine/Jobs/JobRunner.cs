@@ -172,7 +172,7 @@ public sealed class JobRunner : IAsyncDisposable
                 break;
             }
             result.Attempts = attempt;
-            await RunAttemptAsync(feature, result, attempt).ConfigureAwait(false);
+            await RunAttemptAsync(work, result, attempt).ConfigureAwait(false);
             if (!result.Failed)
             {
                 break;
@@ -189,13 +189,13 @@ public sealed class JobRunner : IAsyncDisposable
         return result;
     }
 
-    private async Task RunAttemptAsync(FeatureRecord feature, FeatureJobResult result, int attempt)
+    private async Task RunAttemptAsync(JobWork work, FeatureJobResult result, int attempt)
     {
+        var feature = work.Feature;
         var logPath = Path.Combine(logFolder, feature.Ticket, result.Job + ".log");
         Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
         result.LogPath = logPath;
         SetRunning(feature.Ticket, true);
-        events.Writer.TryWrite(new JobStarted(feature.Ticket, attempt));
 
         var environment = FeatureEnvironment.Of(feature)
             .ToDictionary(pair => pair.Key, pair => (string?)pair.Value);
@@ -221,6 +221,7 @@ public sealed class JobRunner : IAsyncDisposable
             {
                 peaks[process.ProcessGroup] = 0;
             }
+            events.Writer.TryWrite(new JobStarted(feature.Ticket, attempt, process.ProcessGroup, work));
             var pump = PumpAsync(process.Output, log, feature.Ticket);
             var exit = process.WaitForExitAsync();
 

@@ -174,6 +174,41 @@ public sealed class JobProcess : IDisposable
     }
 
     /// <summary>
+    /// Stops every other process that still holds the job's output open, such as one that
+    /// left the job's group with setsid after its parent ended: terminate, wait, kill.
+    /// </summary>
+    /// <remarks>It scans every process's open files, so it is meant for that rare case.</remarks>
+    public StopReport StopOutputHolders(TimeSpan grace)
+    {
+        if (_output.Name is not { } pipe)
+        {
+            return StopReport.None;
+        }
+        var holders = new List<ProcessIdentity>();
+        foreach (var (pid, process) in ProcessTree.Snapshot())
+        {
+            if (pid != Environment.ProcessId && HoldsFile(pid, pipe))
+            {
+                holders.Add(process);
+            }
+        }
+        return ProcessTree.Stop(holders, grace);
+    }
+
+    private static bool HoldsFile(int pid, string name)
+    {
+        try
+        {
+            return Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd")
+                .Any(fd => new FileInfo(fd).LinkTarget == name);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Asks the job's group and descendants to terminate, kills what is left after the grace
     /// period (a negative one counts as none), and returns true when it had to kill.
     /// </summary>
@@ -644,6 +679,12 @@ public sealed class JobProcess : IDisposable
     private sealed class OutputPipe(SafeFileHandle handle) : Stream
     {
         private readonly object _gate = new();
+
+        /// <summary>What the kernel calls the pipe (<c>pipe:[inode]</c>), or null once closed.</summary>
+        public string? Name =>
+            handle.IsClosed
+                ? null
+                : new FileInfo($"/proc/self/fd/{handle.DangerousGetHandle()}").LinkTarget;
         private long _key;
         private TaskCompletionSource? _waiter;
 

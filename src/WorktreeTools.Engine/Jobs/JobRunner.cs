@@ -17,6 +17,9 @@ public sealed class JobRunner : IAsyncDisposable
 
     private static readonly TimeSpan SampleInterval = TimeSpan.FromMilliseconds(250);
 
+    // How long output may go on after the job's group has ended before its holder is sought.
+    private static readonly TimeSpan HolderPatience = TimeSpan.FromMilliseconds(200);
+
     private readonly JobOptions options;
     private readonly JobLog jobLog;
     private readonly JobHistory history;
@@ -216,7 +219,7 @@ public sealed class JobRunner : IAsyncDisposable
             }
 
             using var process = JobProcess.Start(start);
-            result.Start = process.StartTime;
+            result.Start = process.StartTime.ToLocalTime();
             lock (gate)
             {
                 peaks[process.ProcessGroup] = 0;
@@ -238,14 +241,25 @@ public sealed class JobRunner : IAsyncDisposable
                 await process.StopAsync(options.GracePeriod).ConfigureAwait(false);
             }
             var ended = await exit.ConfigureAwait(false);
-            result.End = DateTimeOffset.Now;
 
             // What the job left running in its group would keep the pipe open: end it too.
             if (process.GroupAlive())
             {
                 await process.StopAsync(options.GracePeriod).ConfigureAwait(false);
             }
+
+            // A process that left the group (setsid) may still hold the output: the job runs
+            // until its output ends, as with GNU parallel, but the time limit and Ctrl+C still
+            // reach it, through whoever holds the pipe.
+            if (await Task.WhenAny(pump, Task.Delay(HolderPatience)).ConfigureAwait(false) != pump
+                && await Task.WhenAny(pump, Task.Delay(Timeout.Infinite, limit.Token))
+                    .ConfigureAwait(false) != pump)
+            {
+                stopped = true;
+                process.StopOutputHolders(options.GracePeriod);
+            }
             result.OutputBytes = await pump.ConfigureAwait(false);
+            result.End = DateTimeOffset.Now;
 
             result.ExitCode = ended.ExitCode;
             result.Signal = ended.Signal;
@@ -348,7 +362,7 @@ public sealed class JobRunner : IAsyncDisposable
                 await log.WriteAsync(buffer.AsMemory(0, (int)Math.Min(room, read)))
                     .ConfigureAwait(false);
             }
-            else if (!cut)
+            if (room < read && !cut)
             {
                 cut = true;
                 await log.WriteAsync(Encoding.UTF8.GetBytes(

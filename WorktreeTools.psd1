@@ -17,6 +17,15 @@
         'Get-FeatureConfig'
         'Invoke-FeatureJob'
         'Get-FeatureJobLog'
+        'Add-FeatureJob'
+        'Get-FeatureJob'
+        'Start-FeatureJobRunner'
+        'Stop-FeatureJob'
+        'Remove-FeatureJob'
+        'Start-FeatureAgent'
+        'Get-FeatureAgent'
+        'Send-FeatureAgent'
+        'Stop-FeatureAgent'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -53,11 +53,17 @@ public sealed class FeatureConfig
     /// <summary>The size at which a job's log is cut, in megabytes.</summary>
     public int LogLimitMB { get; private set; } = 100;
 
+    /// <summary>How often the job queue runs an entry that failed or was interrupted.</summary>
+    public Queue.QueuePolicy Queue { get; private set; } = Engine.Queue.QueuePolicy.Default;
+
+    /// <summary>The AI coding agent each feature runs.</summary>
+    public Agents.AgentConfig Agent { get; private set; } = Agents.AgentConfig.Default;
+
     /// <summary>The keys a configuration file may hold, in the order they are shown.</summary>
     public static IReadOnlyList<string> Keys { get; } =
     [
         "WorktreeRoot", "BranchTemplate", "Base", "Windows", "CopyFiles", "Setup", "Jobs",
-        "ThrottleLimit", "LogLimitMB",
+        "ThrottleLimit", "LogLimitMB", "Queue", "Agent",
     ];
 
     /// <summary>The configuration of a repository with no configuration file.</summary>
@@ -79,6 +85,8 @@ public sealed class FeatureConfig
         "Jobs" => Jobs,
         "ThrottleLimit" => ThrottleLimit,
         "LogLimitMB" => LogLimitMB,
+        "Queue" => Queue,
+        "Agent" => Agent,
         _ => throw new ArgumentOutOfRangeException(nameof(key), key, "Not a configuration key."),
     };
 
@@ -140,6 +148,12 @@ public sealed class FeatureConfig
             case "LogLimitMB":
                 LogLimitMB = RequirePositive(value, file, key);
                 break;
+            case "Queue":
+                Queue = ReadQueue(value, file);
+                break;
+            case "Agent":
+                Agent = Agents.AgentConfig.FromData(value, file);
+                break;
         }
     }
 
@@ -192,6 +206,40 @@ public sealed class FeatureConfig
             throw Invalid(file, "Windows", "at least one window is needed");
         }
         return windows;
+    }
+
+    private static Queue.QueuePolicy ReadQueue(object? value, string file)
+    {
+        if (value is not IDictionary table)
+        {
+            throw Invalid(
+                file, "Queue", "it must be a hashtable such as @{ MaxAttempts = 3; RetryDelaySec = 10 }");
+        }
+        var policy = Engine.Queue.QueuePolicy.Default;
+        foreach (DictionaryEntry field in table)
+        {
+            switch ((field.Key as string)?.ToLowerInvariant())
+            {
+                case "maxattempts":
+                    policy = policy with
+                    {
+                        MaxAttempts = RequirePositive(field.Value, file, "Queue.MaxAttempts"),
+                    };
+                    break;
+                case "retrydelaysec":
+                    if (field.Value is not int seconds || seconds < 0)
+                    {
+                        throw Invalid(file, "Queue.RetryDelaySec",
+                            $"it must be a whole number of seconds, 0 or more, not {field.Value ?? "nothing"}");
+                    }
+                    policy = policy with { RetryDelay = TimeSpan.FromSeconds(seconds) };
+                    break;
+                default:
+                    throw Invalid(
+                        file, $"Queue.{field.Key}", "the queue has only MaxAttempts and RetryDelaySec");
+            }
+        }
+        return policy;
     }
 
     private static Dictionary<string, string> ReadJobs(object? value, string file)

@@ -1,5 +1,6 @@
 using LibGit2Sharp;
 using Microsoft.Extensions.FileSystemGlobbing;
+using WorktreeTools.Engine.Agents;
 using WorktreeTools.Engine.Git;
 using WorktreeTools.Engine.Processes;
 
@@ -123,7 +124,7 @@ public sealed class FeatureCreator
             if (!request.NoSession)
             {
                 step = "creating the tmux session";
-                CreateSession(record);
+                CreateSession(record, request.NoAgent);
             }
             return Describe(record);
         }
@@ -190,7 +191,7 @@ public sealed class FeatureCreator
         if (!request.NoSession && !workspace.Tmux.HasSession(record.Session))
         {
             log.Verbose($"The session '{record.Session}' was not running; starting it.");
-            CreateSession(record);
+            CreateSession(record, request.NoAgent);
         }
         return Describe(record);
     }
@@ -347,11 +348,26 @@ public sealed class FeatureCreator
         }
     }
 
-    private void CreateSession(FeatureRecord record)
+    private void CreateSession(FeatureRecord record, bool noAgent)
     {
+        // The feature's agent takes the 'ai' window, added when the configuration has none.
+        var agents = new AgentService(workspace, log);
+        var (agentWindow, agent) = agents.PlanFeatureAgent(record, noAgent);
+        var windows = workspace.Config.Windows.ToList();
+        var index = windows.FindIndex(w => w.Name == AgentService.FeatureWindow);
+        if (agent is not null && index < 0)
+        {
+            windows.Add(agentWindow);
+        }
+        else if (agent is not null)
+        {
+            windows[index] = agentWindow;
+        }
+
         log.Verbose($"Starting the tmux session '{record.Session}'.");
         workspace.Tmux.CreateSession(
-            record.Session, record.Path, workspace.Config.Windows, FeatureEnvironment.Of(record));
+            record.Session, record.Path, windows, FeatureEnvironment.Of(record));
+        agents.Remember(record.Ticket, agent);
     }
 
     private void RollBack(Stack<(string Step, Action Action)> undo)

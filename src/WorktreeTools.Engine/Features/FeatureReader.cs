@@ -101,7 +101,29 @@ public sealed class FeatureReader
             }
             AddJobs(results[i], history);
         });
+        AddAgents(results);
         return [.. results];
+    }
+
+    /// <summary>Adds each feature's agents; one look at all of them together.</summary>
+    private void AddAgents(FeatureStatus[] statuses)
+    {
+        var alive = statuses
+            .Where(s => s.Ticket is not null && s.SessionAlive)
+            .Select(s => s.Ticket!)
+            .ToHashSet(StringComparer.Ordinal);
+        var records = alive.Count == 0
+            ? []
+            : workspace.Store.LoadAll().Where(r => alive.Contains(r.Ticket)).ToList();
+        if (records.Count == 0)
+        {
+            return;
+        }
+        var agents = new Agents.AgentService(workspace).List(records).ToLookup(a => a.Ticket);
+        foreach (var status in statuses.Where(s => s.Ticket is not null))
+        {
+            status.Agents = [.. agents[status.Ticket!]];
+        }
     }
 
     private static string Describe(JobStatus status) => status switch

@@ -94,6 +94,7 @@ public sealed class FeatureStopper
             RemoveWorktree(feature, main, options.Force);
             workspace.Store.Delete(feature.Ticket!);
             new Jobs.JobHistory(workspace.Repository.StateDirectory).Forget(feature.Ticket!);
+            new Agents.AgentStore(workspace.Repository.StateDirectory).Forget(feature.Ticket!);
             removed = true;
             if (deletable)
             {

@@ -5,7 +5,8 @@ public sealed record NewFeatureRequest(
     string Ticket,
     string? Description = null,
     string? Base = null,
-    bool NoSession = false);
+    bool NoSession = false,
+    bool NoAgent = false);
 
 /// <summary>A checked request: the names and places a new feature would get.</summary>
 public sealed record FeaturePlan(

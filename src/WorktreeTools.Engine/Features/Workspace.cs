@@ -8,13 +8,21 @@ namespace WorktreeTools.Engine.Features;
 public sealed class Workspace
 {
     /// <summary>Puts the parts together.</summary>
-    public Workspace(RepositoryLocation repository, FeatureConfig config, TmuxServer tmux)
+    public Workspace(
+        RepositoryLocation repository,
+        FeatureConfig config,
+        TmuxServer tmux,
+        string? shippedTemplates = null)
     {
         Repository = repository;
         Config = config;
         Tmux = tmux;
+        ShippedTemplates = shippedTemplates;
         Store = new FeatureStore(repository.StateDirectory);
     }
+
+    /// <summary>The folder of the prompt templates that come with the module, if any.</summary>
+    public string? ShippedTemplates { get; }
 
     /// <summary>Where the repository is.</summary>
     public RepositoryLocation Repository { get; }

@@ -36,6 +36,11 @@ public sealed class JobRunner : IAsyncDisposable
 
     // Peak memory of each running job's tree, by its process group, sampled from /proc.
     private readonly Dictionary<int, long> peaks = [];
+
+    // Work items stopped one by one with Cancel(JobWork), and the stop of each running attempt.
+    private readonly HashSet<JobWork> cancelled = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<JobWork, CancellationTokenSource> attemptStops =
+        new(ReferenceEqualityComparer.Instance);
     private int added;
     private int done;
     private string? waiting;
@@ -81,6 +86,28 @@ public sealed class JobRunner : IAsyncDisposable
     {
         pending.Writer.TryComplete();
         stopping.Cancel();
+    }
+
+    /// <summary>
+    /// Stops one work item: a running attempt is stopped as a whole and reported Cancelled, a
+    /// queued one never starts (NotStarted), and neither is tried again.
+    /// </summary>
+    public void Cancel(JobWork work)
+    {
+        CancellationTokenSource? attempt;
+        lock (gate)
+        {
+            cancelled.Add(work);
+            attemptStops.TryGetValue(work, out attempt);
+        }
+        try
+        {
+            attempt?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The attempt ended meanwhile.
+        }
     }
 
     /// <summary>The counts and estimate for a progress record.</summary>
@@ -138,6 +165,10 @@ public sealed class JobRunner : IAsyncDisposable
         {
             return NotStarted(feature, result, "the invocation was stopped before it started");
         }
+        if (IsCancelled(work))
+        {
+            return NotStarted(feature, result, "cancelled before it started");
+        }
         if (failFastCause is { } cause)
         {
             return NotStarted(feature, result, $"not started: -FailFast after {cause} failed");
@@ -170,7 +201,8 @@ public sealed class JobRunner : IAsyncDisposable
 
         for (var attempt = 1; attempt <= 1 + options.Retries; attempt++)
         {
-            if (attempt > 1 && (stopping.IsCancellationRequested || failFastCause is not null))
+            if (attempt > 1
+                && (stopping.IsCancellationRequested || failFastCause is not null || IsCancelled(work)))
             {
                 break;
             }
@@ -234,8 +266,27 @@ public sealed class JobRunner : IAsyncDisposable
             {
                 limit.CancelAfter(timeout);
             }
-            var stopped = await Task.WhenAny(exit, Task.Delay(Timeout.Infinite, limit.Token))
-                .ConfigureAwait(false) != exit;
+            lock (gate)
+            {
+                attemptStops[work] = limit;
+            }
+            if (IsCancelled(work))
+            {
+                limit.Cancel();
+            }
+            bool stopped;
+            try
+            {
+                stopped = await Task.WhenAny(exit, Task.Delay(Timeout.Infinite, limit.Token))
+                    .ConfigureAwait(false) != exit;
+            }
+            finally
+            {
+                lock (gate)
+                {
+                    attemptStops.Remove(work);
+                }
+            }
             if (stopped)
             {
                 await process.StopAsync(options.GracePeriod).ConfigureAwait(false);
@@ -270,7 +321,7 @@ public sealed class JobRunner : IAsyncDisposable
                     ? peak
                     : null;
             }
-            (result.Status, result.Reason) = Classify(ended, stopped);
+            (result.Status, result.Reason) = Classify(ended, stopped, work);
         }
         catch (WorktreeToolsException ex)
         {
@@ -325,11 +376,15 @@ public sealed class JobRunner : IAsyncDisposable
         }
     }
 
-    private (JobStatus Status, string Reason) Classify(JobExit ended, bool stopped)
+    private (JobStatus Status, string Reason) Classify(JobExit ended, bool stopped, JobWork work)
     {
         if (stopped && stopping.IsCancellationRequested)
         {
             return (JobStatus.Cancelled, "stopped because the invocation was stopped");
+        }
+        if (stopped && IsCancelled(work))
+        {
+            return (JobStatus.Cancelled, "stopped on request");
         }
         if (stopped)
         {
@@ -498,6 +553,14 @@ public sealed class JobRunner : IAsyncDisposable
         catch (LibGit2SharpException)
         {
             return (null, null);
+        }
+    }
+
+    private bool IsCancelled(JobWork work)
+    {
+        lock (gate)
+        {
+            return cancelled.Contains(work);
         }
     }
 

@@ -31,7 +31,8 @@ public static class CommandRunner
         IEnumerable<string> arguments,
         string? workingDirectory = null,
         IReadOnlyDictionary<string, string?>? environment = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        string? standardInput = null)
     {
         var command = Cli.Wrap(program)
             .WithArguments(arguments)
@@ -43,6 +44,10 @@ public static class CommandRunner
         if (environment is not null)
         {
             command = command.WithEnvironmentVariables(environment);
+        }
+        if (standardInput is not null)
+        {
+            command = command.WithStandardInputPipe(PipeSource.FromString(standardInput, Encoding.UTF8));
         }
 
         try

@@ -57,6 +57,27 @@ public static partial class ProcessTree
         return found;
     }
 
+    /// <summary>Processor time (user and system) a process used, in clock ticks; 0 when gone.</summary>
+    public static long CpuTicks(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+
+            // After the name: utime and stime are the 12th and 13th fields.
+            return fields.Length > 12
+                && long.TryParse(fields[11], out var user)
+                && long.TryParse(fields[12], out var system)
+                ? user + system
+                : 0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>The resident memory of a process in bytes, or 0 when it is gone.</summary>
     public static long ResidentBytes(int pid)
     {

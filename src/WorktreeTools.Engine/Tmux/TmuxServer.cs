@@ -112,15 +112,7 @@ public sealed class TmuxServer
             {
                 arguments.AddRange([";", "new-window", "-t", Exact(session) + ":"]);
             }
-            arguments.AddRange(["-c", directory, "-n", windows[i].Name]);
-            foreach (var (name, value) in environment)
-            {
-                arguments.AddRange(["-e", $"{name}={value}"]);
-            }
-            if (windows[i].Command is { } command)
-            {
-                arguments.AddRange(["sh", "-c", KeepShellScript, "sh", command]);
-            }
+            AddWindowArguments(arguments, session, windows[i], directory, environment);
         }
 
         var outcome = Run([.. arguments]);
@@ -132,6 +124,121 @@ public sealed class TmuxServer
                 $"tmux could not create the session '{session}': {outcome.Reason}",
                 session);
         }
+    }
+
+    /// <summary>Adds a window to a running session.</summary>
+    public void NewWindow(
+        string session,
+        WindowSpec window,
+        string directory,
+        IReadOnlyDictionary<string, string> environment)
+    {
+        RequireInstalled();
+        var arguments = new List<string> { "new-window", "-d", "-t", Exact(session) + ":" };
+        AddWindowArguments(arguments, session, window, directory, environment);
+        RunOrThrow("TmuxWindowFailed", $"create the window '{window.Name}' in '{session}'", arguments);
+    }
+
+    /// <summary>Starts a window's program again in its (dead or living) pane.</summary>
+    public void RespawnWindow(
+        string session,
+        WindowSpec window,
+        string directory,
+        IReadOnlyDictionary<string, string> environment)
+    {
+        RequireInstalled();
+        var arguments = new List<string>
+        {
+            "respawn-pane", "-k", "-t", Target(session, window.Name), "-c", directory,
+        };
+        foreach (var (name, value) in environment)
+        {
+            arguments.AddRange(["-e", $"{name}={value}"]);
+        }
+        arguments.AddRange(ProgramOf(window));
+        RunOrThrow("TmuxWindowFailed", $"restart the window '{window.Name}' in '{session}'", arguments);
+    }
+
+    /// <summary>Every pane of a session, with its process and whether its program ended.</summary>
+    public List<PaneInfo> ListPanes(string session)
+    {
+        if (!IsInstalled)
+        {
+            return [];
+        }
+        var outcome = Run(
+            "list-panes", "-s", "-t", Exact(session), "-F",
+            "#{window_name}\t#{pane_pid}\t#{pane_dead}\t#{pane_id}\t#{pane_current_command}");
+        if (!outcome.Succeeded)
+        {
+            return [];
+        }
+        var panes = new List<PaneInfo>();
+        foreach (var line in Lines(outcome.StandardOutput))
+        {
+            var f = line.Split('\t');
+            if (f.Length < 5 || !int.TryParse(f[1], out var pid))
+            {
+                continue;
+            }
+            var dead = f[2] == "1";
+
+            // tmux 3.3 leaves pane_dead_status empty in list-panes; display-message has it.
+            int? status = null;
+            int? signal = null;
+            if (dead && Run("display-message", "-p", "-t", f[3], "#{pane_dead_status}|#{pane_dead_signal}")
+                is { Succeeded: true } shown)
+            {
+                var parts = shown.StandardOutput.Trim().Split('|');
+                status = int.TryParse(parts[0], out var code) ? code : null;
+                signal = parts.Length > 1 && int.TryParse(parts[1], out var number) ? number : null;
+            }
+            panes.Add(new PaneInfo(f[0], pid, dead, status, f[4]) { ExitSignal = signal });
+        }
+        return panes;
+    }
+
+    /// <summary>The last lines of a window's screen, or null when it does not exist.</summary>
+    public string? CaptureWindow(string session, string window, int lines)
+    {
+        var outcome = Run(
+            "capture-pane", "-p", "-J", "-S", (-lines).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-t", Target(session, window));
+        return outcome.Succeeded ? outcome.StandardOutput : null;
+    }
+
+    /// <summary>
+    /// Types text into a window exactly as given, as one paste (no key names are read from
+    /// it, line breaks arrive as line breaks), then presses Enter.
+    /// </summary>
+    public void PasteIntoWindow(string session, string window, string text)
+    {
+        RequireInstalled();
+        if (text.Length == 0)
+        {
+            RunOrThrow("TmuxSendFailed", $"send Enter to '{session}:{window}'",
+                ["send-keys", "-t", Target(session, window), "Enter"]);
+            return;
+        }
+        var buffer = $"worktreetools-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        var loaded = CommandRunner.Run(
+            "tmux",
+            [.. prefix, "load-buffer", "-b", buffer, "-"],
+            environment: TmuxEnvironment,
+            standardInput: text);
+        if (!loaded.Succeeded)
+        {
+            throw new WorktreeToolsException(
+                "TmuxSendFailed",
+                FailureKind.InvalidOperation,
+                $"tmux could not take the text for '{session}:{window}': {loaded.Reason}",
+                session);
+        }
+        RunOrThrow(
+            "TmuxSendFailed",
+            $"send the text to '{session}:{window}'",
+            ["paste-buffer", "-d", "-p", "-r", "-b", buffer, "-t", Target(session, window),
+             ";", "send-keys", "-t", Target(session, window), "Enter"]);
     }
 
     /// <summary>The process ids of every pane of a session; empty when it does not exist.</summary>
@@ -196,6 +303,53 @@ public sealed class TmuxServer
         CommandRunner.Run("tmux", [.. prefix, .. arguments], environment: TmuxEnvironment);
 
     private string Socket() => SocketName is null ? string.Empty : $" -L {SocketName}";
+
+    private static void AddWindowArguments(
+        List<string> arguments,
+        string session,
+        WindowSpec window,
+        string directory,
+        IReadOnlyDictionary<string, string> environment)
+    {
+        arguments.AddRange(["-c", directory, "-n", window.Name]);
+        foreach (var (name, value) in environment)
+        {
+            arguments.AddRange(["-e", $"{name}={value}"]);
+        }
+        arguments.AddRange(ProgramOf(window));
+        if (window.KeepDeadPane)
+        {
+            arguments.AddRange(
+                [";", "set-option", "-w", "-t", Target(session, window.Name), "remain-on-exit", "on"]);
+        }
+    }
+
+    private static IEnumerable<string> ProgramOf(WindowSpec window)
+    {
+        if (window.Program is { Count: > 0 } program)
+        {
+            // exec through a fixed script: tmux hands a lone argument to a shell, this never.
+            return ["sh", "-c", "exec \"$@\"", "sh", .. program];
+        }
+        return window.Command is { } command
+            ? ["sh", "-c", KeepShellScript, "sh", command]
+            : [];
+    }
+
+    private void RunOrThrow(string errorId, string what, IEnumerable<string> arguments)
+    {
+        var outcome = Run([.. arguments]);
+        if (!outcome.Succeeded)
+        {
+            throw new WorktreeToolsException(
+                errorId,
+                FailureKind.InvalidOperation,
+                $"tmux could not {what}: {outcome.Reason}",
+                what);
+        }
+    }
+
+    private static string Target(string session, string window) => $"={session}:={window}";
 
     private static string Exact(string session) => "=" + session;
 

@@ -28,6 +28,10 @@ public sealed class NewFeatureCommand : WorktreeToolsCmdlet
     [Parameter]
     public SwitchParameter NoSession { get; set; }
 
+    /// <summary>Starts no AI agent in the session's ai window.</summary>
+    [Parameter]
+    public SwitchParameter NoAgent { get; set; }
+
     /// <summary>Attaches to the session afterwards.</summary>
     [Parameter]
     public SwitchParameter Attach { get; set; }
@@ -50,7 +54,7 @@ public sealed class NewFeatureCommand : WorktreeToolsCmdlet
     {
         try
         {
-            var request = new NewFeatureRequest(Ticket, Description, Base, NoSession);
+            var request = new NewFeatureRequest(Ticket, Description, Base, NoSession, NoAgent);
             var creator = new FeatureCreator(Workspace, this);
             var plan = creator.Plan(request);
             var action = plan.Existing is null ? "Create feature" : "Repair feature if needed";

@@ -25,12 +25,33 @@ public abstract class WorktreeToolsCmdlet : PSCmdlet, IDisposable, IFeatureLog
     protected string CurrentDirectory =>
         SessionState.Path.CurrentFileSystemLocation.ProviderPath;
 
+    /// <summary>The prompt templates that come with the module, beside its dll.</summary>
+    private static string ShippedTemplates { get; } = Path.Combine(
+        Path.GetDirectoryName(typeof(WorktreeToolsCmdlet).Assembly.Location) ?? ".", "templates");
+
+    /// <summary>
+    /// The stored feature for a ticket, or an error record (<c>FeatureNotFound</c>) written.
+    /// </summary>
+    protected FeatureRecord? FindFeature(string ticket)
+    {
+        var record = Workspace.Store.Find(ticket);
+        if (record is null)
+        {
+            WriteError(Errors.Create(
+                "FeatureNotFound",
+                ErrorCategory.ObjectNotFound,
+                $"No feature has the ticket '{ticket}'. Run Get-Feature to see the features.",
+                ticket));
+        }
+        return record;
+    }
+
     /// <summary>Opens the workspace of the repository that holds a folder.</summary>
     internal static Workspace OpenWorkspace(string directory)
     {
         var repository = RepositoryLocation.Find(directory);
         var config = ConfigFile.Load(repository.MainWorktree);
-        return new Workspace(repository, config, TmuxServer.FromEnvironment());
+        return new Workspace(repository, config, TmuxServer.FromEnvironment(), ShippedTemplates);
     }
 
     /// <inheritdoc />

@@ -1,0 +1,154 @@
+using System.Management.Automation;
+using WorktreeTools.Engine;
+using WorktreeTools.Engine.Features;
+using WorktreeTools.Engine.Queue;
+using WorktreeTools.Infrastructure;
+
+namespace WorktreeTools.Commands;
+
+/// <summary>Queues a job in features' worktrees, to be run later by Start-FeatureJobRunner.</summary>
+[Cmdlet(VerbsCommon.Add, "FeatureJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(QueuedJob))]
+public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
+{
+    private JobQueue? queue;
+    private List<FeatureRecord>? features;
+
+    /// <summary>The name of a job from the configuration's Jobs table.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(JobNameCompleter))]
+    public string Job { get; set; } = string.Empty;
+
+    /// <summary>Tickets of the features to queue the job in; wildcards allowed. All when omitted.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(TicketCompleter))]
+    public string[]? Ticket { get; set; }
+
+    /// <summary>Entries with a higher priority run first.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public int Priority { get; set; }
+
+    /// <summary>The entries run at this time or later.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public DateTime? NotBefore { get; set; }
+
+    /// <inheritdoc />
+    protected override void BeginProcessing()
+    {
+        try
+        {
+            queue = JobQueue.Open(Workspace.Repository.StateDirectory);
+        }
+        catch (WorktreeToolsException failure)
+        {
+            ThrowFailure(failure);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void ProcessRecord()
+    {
+        try
+        {
+            if (FindCommand() is not { } found)
+            {
+                return;
+            }
+            var requests = new List<QueueRequest>();
+            var notBefore = NotBefore is { } time ? new DateTimeOffset(time.ToLocalTime()) : (DateTimeOffset?)null;
+            foreach (var feature in SelectTickets())
+            {
+                var target = $"{feature.Ticket} ({found.Job}: {found.Command})";
+                if (ShouldProcess(target, "Queue job"))
+                {
+                    requests.Add(new QueueRequest(feature.Ticket, found.Job, found.Command, Priority, notBefore));
+                }
+            }
+            if (requests.Count == 0)
+            {
+                return;
+            }
+            foreach (var entry in queue!.Add(requests, DateTimeOffset.Now))
+            {
+                WriteObject(entry);
+            }
+        }
+        catch (WorktreeToolsException failure)
+        {
+            ThrowFailure(failure);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            queue?.Dispose();
+            queue = null;
+        }
+        base.Dispose(disposing);
+    }
+
+    /// <summary>The job's name as configured and its command line, or null after an error.</summary>
+    private (string Job, string Command)? FindCommand()
+    {
+        var jobs = Workspace.Config.Jobs;
+        if (jobs.TryGetValue(Job, out var command))
+        {
+            return (jobs.Keys.First(k => k.Equals(Job, StringComparison.OrdinalIgnoreCase)), command);
+        }
+        var source = Workspace.Config.SourceOf("Jobs");
+        var file = source == Engine.Configuration.FeatureConfig.DefaultSource
+            ? $"{Engine.Configuration.FeatureConfig.FileName} (there is none)"
+            : $"'{source}'";
+        var known = jobs.Count == 0 ? "none" : string.Join(", ", jobs.Keys.Order());
+        WriteError(Errors.Create(
+            "JobNotFound",
+            ErrorCategory.ObjectNotFound,
+            $"There is no job named '{Job}' in the Jobs table of {file} (jobs: {known}). Add it "
+            + "there first: the queue runs named jobs only.",
+            Job));
+        return null;
+    }
+
+    /// <summary>The features the tickets name; a literal ticket that names none is an error.</summary>
+    private List<FeatureRecord> SelectTickets()
+    {
+        features ??= Workspace.Store.LoadAll();
+        if (Ticket is not { Length: > 0 })
+        {
+            if (MyInvocation.ExpectingInput)
+            {
+                // A piped object without a ticket, such as an unmanaged worktree from Get-Feature -All.
+                WriteError(Errors.Create(
+                    "TicketRequired",
+                    ErrorCategory.InvalidArgument,
+                    "A piped object has no Ticket, so there is no feature to queue the job in. "
+                    + "Pipe features made by New-Feature, or objects with Ticket and Job properties.",
+                    Job));
+                return [];
+            }
+            return features;
+        }
+
+        var selected = new List<FeatureRecord>();
+        foreach (var pattern in Ticket)
+        {
+            var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
+            var matches = features.Where(f => wildcard.IsMatch(f.Ticket)).ToList();
+            if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
+            {
+                WriteError(Errors.Create(
+                    "FeatureNotFound",
+                    ErrorCategory.ObjectNotFound,
+                    $"No feature has the ticket '{pattern}'. Run Get-Feature to see the features.",
+                    pattern));
+            }
+            selected.AddRange(matches.Where(m => !selected.Contains(m)));
+        }
+        return selected;
+    }
+}

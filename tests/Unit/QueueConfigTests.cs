@@ -34,7 +34,8 @@ public class QueueConfigTests
         Assert.Equal(5, config.Queue.MaxAttempts);
         Assert.Equal(TimeSpan.Zero, config.Queue.RetryDelay);
         Assert.Equal(File, config.SourceOf("Queue"));
-        Assert.Equal("@{ MaxAttempts = 5; RetryDelaySec = 0 }", config.ValueOf("Queue")!.ToString());
+        var shown = config.ValueOf("Queue")!.ToString();
+        Assert.Equal("@{ MaxAttempts = 5; RetryDelaySec = 0 }", shown);
     }
 
     [Fact]

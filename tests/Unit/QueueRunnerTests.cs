@@ -15,7 +15,8 @@ public sealed class QueueRunnerTests : IDisposable
 
     private readonly string root =
         Path.Combine(Path.GetTempPath(), "wt-runner-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly Dictionary<string, FeatureRecord> features = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, FeatureRecord> features =
+        new(StringComparer.OrdinalIgnoreCase);
     private readonly RunnerIdentity me = RunnerIdentity.Current;
 
     public QueueRunnerTests() => Directory.CreateDirectory(root);
@@ -61,7 +62,8 @@ public sealed class QueueRunnerTests : IDisposable
         Assert.Equal(20, runs.Length);
         Assert.Equal(20, runs.Distinct().Count());
         var rows = new JobLog(Path.Combine(State, "jobs", "joblog")).Read().ToList();
-        Assert.Equal(finished.Select(f => f.Entry.Seq).Order(), rows.Select(r => (long?)r.Seq).Order());
+        Assert.Equal(
+            finished.Select(f => f.Entry.Seq).Order(), rows.Select(r => (long?)r.Seq).Order());
         Assert.All(queue.List(), e => Assert.Equal(QueuedJobState.Succeeded, e.State));
     }
 
@@ -77,7 +79,8 @@ public sealed class QueueRunnerTests : IDisposable
         var happened = Drain(runner);
 
         var attempts = happened.OfType<QueueEntryFinished>().Select(f => f.Entry).ToList();
-        Assert.Equal([QueuedJobState.Queued, QueuedJobState.Succeeded], attempts.Select(e => e.State));
+        Assert.Equal(
+            [QueuedJobState.Queued, QueuedJobState.Succeeded], attempts.Select(e => e.State));
         Assert.All(attempts, e => Assert.Equal(id, e.Id));
         Assert.Equal(2, queue.Find(id)!.Attempts);
     }
@@ -150,7 +153,8 @@ public sealed class QueueRunnerTests : IDisposable
         using var leftover = JobProcess.Start(
             new JobStartInfo("sh", ["-c", "sleep 30"], root, new Dictionary<string, string?>()));
         var group = leftover.ProcessGroup;
-        queue.MarkStarted(id, dead, group, RunnerIdentity.StartTicksOf(group), null, DateTimeOffset.Now);
+        var groupStart = RunnerIdentity.StartTicksOf(group);
+        queue.MarkStarted(id, dead, group, groupStart, null, DateTimeOffset.Now);
         await using var runner = Runner(queue);
 
         var happened = Drain(runner);
@@ -218,10 +222,8 @@ public sealed class QueueRunnerTests : IDisposable
 
     /// <summary>Steps the runner until the entry's job runs; returns its process group.</summary>
     private static int RunUntilStarted(QueueRunner runner, JobQueue queue, long id) =>
-        RunUntil(runner, () => queue.Find(id) is { ProcessGroup: { } group } ? (object)group : null) is int
-            started
-            ? started
-            : throw new InvalidOperationException("no process group");
+        (int)RunUntil(
+            runner, () => queue.Find(id) is { ProcessGroup: { } group } ? (object)group : null);
 
     private static bool GroupAlive(int group) =>
         ProcessTree.Snapshot().Values.Any(p => p.ProcessGroup == group && ProcessTree.IsAlive(p));

@@ -77,7 +77,8 @@ public sealed class QueueTests : IDisposable
     {
         using var queue = JobQueue.Open(state);
         var now = DateTimeOffset.Now;
-        queue.Add([Request("A-1"), Request("A-1"), Request("A-1", job: "lint"), Request("A-2")], now);
+        queue.Add(
+            [Request("A-1"), Request("A-1"), Request("A-1", job: "lint"), Request("A-2")], now);
 
         var first = queue.Claim(10, me, now);
         var second = queue.Claim(10, me, now);
@@ -85,7 +86,8 @@ public sealed class QueueTests : IDisposable
         var third = queue.Claim(10, me, now);
 
         Assert.Equal(3, first.Count);
-        Assert.Equal(["A-1/test", "A-1/lint", "A-2/test"], first.Select(e => $"{e.Ticket}/{e.Job}"));
+        Assert.Equal(
+            ["A-1/test", "A-1/lint", "A-2/test"], first.Select(e => $"{e.Ticket}/{e.Job}"));
         Assert.Empty(second);
         Assert.Equal(first[0].Id + 1, Assert.Single(third).Id);
     }
@@ -95,7 +97,8 @@ public sealed class QueueTests : IDisposable
     {
         using (var setup = JobQueue.Open(state))
         {
-            setup.Add(Enumerable.Range(0, 400).Select(i => Request($"T-{i}")).ToList(), DateTimeOffset.Now);
+            var requests = Enumerable.Range(0, 400).Select(i => Request($"T-{i}")).ToList();
+            setup.Add(requests, DateTimeOffset.Now);
         }
 
         using var start = new Barrier(4);
@@ -135,7 +138,8 @@ public sealed class QueueTests : IDisposable
         Assert.Equal(QueuedJobState.Queued, retried.State);
         Assert.Equal(1, retried.Attempts);
         Assert.Equal(3, retried.ExitCode);
-        Assert.Equal(now.AddSeconds(30).ToUnixTimeMilliseconds(), retried.NotBefore.ToUnixTimeMilliseconds());
+        var next = now.AddSeconds(30).ToUnixTimeMilliseconds();
+        Assert.Equal(next, retried.NotBefore.ToUnixTimeMilliseconds());
         Assert.Contains("attempt 1 of 2 failed", retried.Reason);
         Assert.Empty(tooEarly);
         Assert.Equal(QueuedJobState.Failed, failed.State);
@@ -280,7 +284,8 @@ public sealed class QueueTests : IDisposable
     {
         using (var queue = JobQueue.Open(state))
         {
-            queue.Add(Enumerable.Range(0, 200).Select(i => Request($"T-{i}")).ToList(), DateTimeOffset.Now);
+            var requests = Enumerable.Range(0, 200).Select(i => Request($"T-{i}")).ToList();
+            queue.Add(requests, DateTimeOffset.Now);
         }
         var path = Path.Combine(state, JobQueue.FileName);
 

@@ -59,11 +59,14 @@ public sealed class FeatureConfig
     /// <summary>The AI coding agent each feature runs.</summary>
     public Agents.AgentConfig Agent { get; private set; } = Agents.AgentConfig.Default;
 
+    /// <summary>The ports features lease blocks from, or null for none.</summary>
+    public Ports.PortRange? Ports { get; private set; } = Engine.Ports.PortRange.Default;
+
     /// <summary>The keys a configuration file may hold, in the order they are shown.</summary>
     public static IReadOnlyList<string> Keys { get; } =
     [
         "WorktreeRoot", "BranchTemplate", "Base", "Windows", "CopyFiles", "Setup", "Jobs",
-        "ThrottleLimit", "LogLimitMB", "Queue", "Agent",
+        "ThrottleLimit", "LogLimitMB", "Queue", "Agent", "Ports",
     ];
 
     /// <summary>The configuration of a repository with no configuration file.</summary>
@@ -87,6 +90,7 @@ public sealed class FeatureConfig
         "LogLimitMB" => LogLimitMB,
         "Queue" => Queue,
         "Agent" => Agent,
+        "Ports" => Ports,
         _ => throw new ArgumentOutOfRangeException(nameof(key), key, "Not a configuration key."),
     };
 
@@ -153,6 +157,9 @@ public sealed class FeatureConfig
                 break;
             case "Agent":
                 Agent = Agents.AgentConfig.FromData(value, file);
+                break;
+            case "Ports":
+                Ports = Engine.Ports.PortRange.FromData(value, file);
                 break;
         }
     }

@@ -31,6 +31,8 @@ public sealed class Feature
         Session = record?.Session;
         Created = record?.Created;
         IsManaged = record is not null;
+        Port = record?.Port;
+        Ports = record?.Ports ?? [];
     }
 
     /// <summary>The ticket, or null for a worktree this module did not make.</summary>
@@ -65,6 +67,12 @@ public sealed class Feature
 
     /// <summary>The commit checked out, when known.</summary>
     public string? Head { get; internal set; }
+
+    /// <summary>The first port of the feature's leased block (also <c>$FEATURE_PORT</c>).</summary>
+    public int? Port { get; }
+
+    /// <summary>Every port of the feature's block.</summary>
+    public IReadOnlyList<int> Ports { get; }
 
     /// <summary>When the feature was made.</summary>
     public DateTimeOffset? Created { get; }

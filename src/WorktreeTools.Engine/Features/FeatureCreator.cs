@@ -2,6 +2,7 @@ using LibGit2Sharp;
 using Microsoft.Extensions.FileSystemGlobbing;
 using WorktreeTools.Engine.Agents;
 using WorktreeTools.Engine.Git;
+using WorktreeTools.Engine.Ports;
 using WorktreeTools.Engine.Processes;
 
 namespace WorktreeTools.Engine.Features;
@@ -113,6 +114,16 @@ public sealed class FeatureCreator
                 plan.Session,
                 DateTimeOffset.Now,
                 !branchExists);
+
+            if (workspace.Config.Ports is { } range)
+            {
+                step = "leasing ports";
+                var leases = new PortLeases(workspace.Repository.StateDirectory);
+                var port = leases.Lease(plan.Ticket, range);
+                undo.Push(("releasing the ports", () => leases.Release(port)));
+                record = record with { Port = port, PortCount = range.BlockSize };
+                log.Verbose($"Leased the ports {port}-{port + range.BlockSize - 1}.");
+            }
 
             step = "running the setup command";
             RunSetup(record, cancellationToken);
@@ -355,11 +366,12 @@ public sealed class FeatureCreator
         var (agentWindow, agent) = agents.PlanFeatureAgent(record, noAgent);
         var windows = workspace.Config.Windows.ToList();
         var index = windows.FindIndex(w => w.Name == AgentService.FeatureWindow);
-        if (agent is not null && index < 0)
+        var started = agent is { Reason: null };
+        if (started && index < 0)
         {
             windows.Add(agentWindow);
         }
-        else if (agent is not null)
+        else if (started)
         {
             windows[index] = agentWindow;
         }

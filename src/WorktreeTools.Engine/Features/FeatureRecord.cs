@@ -9,4 +9,15 @@ public sealed record FeatureRecord(
     string Base,
     string Session,
     DateTimeOffset Created,
-    bool BranchCreated);
+    bool BranchCreated)
+{
+    /// <summary>The first port of the feature's leased block, or null without one.</summary>
+    public int? Port { get; init; }
+
+    /// <summary>How many ports the block holds.</summary>
+    public int PortCount { get; init; }
+
+    /// <summary>Every port of the block, first to last.</summary>
+    public IReadOnlyList<int> Ports =>
+        Port is { } first ? [.. Enumerable.Range(first, PortCount)] : [];
+}

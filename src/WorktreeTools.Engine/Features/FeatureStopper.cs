@@ -93,6 +93,10 @@ public sealed class FeatureStopper
             var deletable = options.DeleteBranch && CanDeleteBranch(feature, main);
             RemoveWorktree(feature, main, options.Force);
             workspace.Store.Delete(feature.Ticket!);
+            if (feature.Port is { } port)
+            {
+                new Ports.PortLeases(workspace.Repository.StateDirectory).Release(port);
+            }
             new Jobs.JobHistory(workspace.Repository.StateDirectory).Forget(feature.Ticket!);
             new Agents.AgentStore(workspace.Repository.StateDirectory).Forget(feature.Ticket!);
             removed = true;

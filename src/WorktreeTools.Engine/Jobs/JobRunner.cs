@@ -202,7 +202,8 @@ public sealed class JobRunner : IAsyncDisposable
         for (var attempt = 1; attempt <= 1 + options.Retries; attempt++)
         {
             if (attempt > 1
-                && (stopping.IsCancellationRequested || failFastCause is not null || IsCancelled(work)))
+                && (stopping.IsCancellationRequested || failFastCause is not null
+                    || IsCancelled(work)))
             {
                 break;
             }

@@ -34,9 +34,14 @@ public static partial class ProcessTree
     }
 
     /// <summary>The given processes and all their descendants, roots first.</summary>
-    public static List<ProcessIdentity> Descendants(IEnumerable<int> roots)
+    public static List<ProcessIdentity> Descendants(IEnumerable<int> roots) =>
+        Descendants(roots, Snapshot());
+
+    /// <summary>The given processes and all their descendants in a snapshot, roots first.</summary>
+    public static List<ProcessIdentity> Descendants(
+        IEnumerable<int> roots,
+        IReadOnlyDictionary<int, ProcessIdentity> all)
     {
-        var all = Snapshot();
         var children = all.Values.ToLookup(p => p.ParentPid);
         var found = new List<ProcessIdentity>();
         var seen = new HashSet<int>();
@@ -55,6 +60,40 @@ public static partial class ProcessTree
             }
         }
         return found;
+    }
+
+    /// <summary>Seconds since the machine started, from /proc/uptime.</summary>
+    public static double Uptime()
+    {
+        var text = File.ReadAllText("/proc/uptime").Split(' ')[0];
+        return double.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Describes a process for a feature: processor use over its life, memory, start time and
+    /// command line. Null when it has ended.
+    /// </summary>
+    public static FeatureProcess? Describe(ProcessIdentity process, string ticket, string role, double uptime)
+    {
+        string cmdline;
+        try
+        {
+            cmdline = File.ReadAllText($"/proc/{process.Pid}/cmdline").Replace('\0', ' ').Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        const double ticksPerSecond = 100;
+        var started = process.StartTicks / ticksPerSecond;
+        var age = Math.Max(0.01, uptime - started);
+        return new FeatureProcess(ticket, role, process.Pid)
+        {
+            CommandLine = cmdline,
+            CpuPercent = Math.Round(CpuTicks(process.Pid) / ticksPerSecond / age * 100, 1),
+            MemoryMB = Math.Round(ResidentBytes(process.Pid) / 1048576.0, 1),
+            StartTime = DateTimeOffset.Now - TimeSpan.FromSeconds(age),
+        };
     }
 
     /// <summary>Processor time (user and system) a process used, in clock ticks; 0 when gone.</summary>

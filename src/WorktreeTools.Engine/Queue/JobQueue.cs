@@ -171,12 +171,19 @@ public sealed class JobQueue : IDisposable
             return added;
         });
 
-    /// <summary>The entries in the given states (all when none), or with the given ids, by id.</summary>
+    /// <summary>
+    /// The entries in the given states (all when none) and with the given ids (all when null;
+    /// none for an empty list), by id.
+    /// </summary>
     public List<QueuedJob> List(
         IReadOnlyCollection<QueuedJobState>? states = null,
         IReadOnlyCollection<long>? ids = null) =>
         Guard(() =>
         {
+            if (ids is { Count: 0 })
+            {
+                return [];
+            }
             var conditions = new List<string>();
             if (states is { Count: > 0 })
             {
@@ -186,7 +193,9 @@ public sealed class JobQueue : IDisposable
             {
                 conditions.Add($"id IN ({string.Join(", ", ids.Select(Invariant))})");
             }
-            var where = conditions.Count == 0 ? string.Empty : "WHERE " + string.Join(" AND ", conditions);
+            var where = conditions.Count == 0
+                ? string.Empty
+                : "WHERE " + string.Join(" AND ", conditions);
             using var select = Command($"SELECT {Columns} FROM entries {where} ORDER BY id", null);
             return ReadAll(select);
         });
@@ -219,9 +228,9 @@ public sealed class JobQueue : IDisposable
             {
                 return [];
             }
+            var list = string.Join(", ", ids.Select(Invariant));
             using var select = Command(
-                $"SELECT id FROM entries WHERE state = 'Queued' AND id IN ({string.Join(", ", ids.Select(Invariant))})",
-                null);
+                $"SELECT id FROM entries WHERE state = 'Queued' AND id IN ({list})", null);
             return ReadIds(select);
         });
 
@@ -245,7 +254,8 @@ public sealed class JobQueue : IDisposable
                 SELECT id, ticket, job FROM entries AS e
                 WHERE state = 'Queued' AND not_before <= $now
                   AND NOT EXISTS (SELECT 1 FROM entries AS r
-                                  WHERE r.ticket = e.ticket AND r.job = e.job AND r.state = 'Running')
+                                  WHERE r.ticket = e.ticket AND r.job = e.job
+                                    AND r.state = 'Running')
                 ORDER BY priority DESC, not_before, id
                 """,
                 transaction))
@@ -320,7 +330,7 @@ public sealed class JobQueue : IDisposable
     /// <param name="result">The attempt's result.</param>
     /// <param name="policy">The retry policy.</param>
     /// <param name="now">The time of the end.</param>
-    /// <param name="runnerStopped">Why the runner stopped the job, when it stopped it itself.</param>
+    /// <param name="runnerStopped">Why the runner stopped the job, if it stopped it itself.</param>
     public QueuedJob? Finish(
         long id,
         RunnerIdentity runner,
@@ -332,7 +342,8 @@ public sealed class JobQueue : IDisposable
         {
             using var transaction = connection.BeginTransaction(deferred: false);
             var entry = Read(id, transaction);
-            if (entry is null || entry.State != QueuedJobState.Running || !Owns(id, runner, transaction))
+            if (entry is null || entry.State != QueuedJobState.Running
+                || !Owns(id, runner, transaction))
             {
                 return null;
             }
@@ -341,7 +352,8 @@ public sealed class JobQueue : IDisposable
             using var update = Command(
                 $"""
                 UPDATE entries SET state = $state, attempts = $attempts, not_before = $notBefore,
-                    finished = $finished, exit_code = $exit, reason = $reason,
+                    started = coalesce($started, started), finished = $finished,
+                    exit_code = $exit, reason = $reason,
                     log_path = coalesce($log, log_path), seq = coalesce($seq, seq)
                 WHERE id = $id
                 RETURNING {Columns}
@@ -351,10 +363,12 @@ public sealed class JobQueue : IDisposable
             update.Parameters.AddWithValue("$state", change.State.ToString());
             update.Parameters.AddWithValue("$attempts", change.Attempts);
             update.Parameters.AddWithValue("$notBefore", Milliseconds(change.NotBefore));
+            var neverStarted = change.State == QueuedJobState.Queued
+                && change.Attempts < entry.Attempts;
             update.Parameters.AddWithValue(
-                "$finished", change.State == QueuedJobState.Queued && change.Attempts < entry.Attempts
-                    ? DBNull.Value
-                    : Milliseconds(result.End ?? now));
+                "$finished", neverStarted ? DBNull.Value : Milliseconds(result.End ?? now));
+            update.Parameters.AddWithValue(
+                "$started", result.Start is { } start ? Milliseconds(start) : DBNull.Value);
             update.Parameters.AddWithValue("$exit", (object?)result.ExitCode ?? DBNull.Value);
             update.Parameters.AddWithValue("$reason", change.Reason);
             update.Parameters.AddWithValue("$log", (object?)result.LogPath ?? DBNull.Value);
@@ -438,7 +452,7 @@ public sealed class JobQueue : IDisposable
         return Finish(id, runner, interrupted, policy, now, why);
     }
 
-    /// <summary>Puts a claimed entry that never started back in the queue, as if never taken.</summary>
+    /// <summary>Puts a claimed entry that never started back in the queue, untouched.</summary>
     public QueuedJob? Release(long id, RunnerIdentity runner, string why, DateTimeOffset now)
     {
         var unstarted = new FeatureJobResult(string.Empty, string.Empty, string.Empty)
@@ -545,7 +559,10 @@ public sealed class JobQueue : IDisposable
         if (version > SchemaVersion)
         {
             throw Unreadable(
-                Path, $"it was made by a newer WorktreeTools (schema {version}, this one knows {SchemaVersion})", null);
+                Path,
+                $"it was made by a newer WorktreeTools (schema {version}, this one knows "
+                + $"{SchemaVersion})",
+                null);
         }
 
         // WAL lets readers work while a runner writes. With synchronous=NORMAL a commit is
@@ -555,7 +572,8 @@ public sealed class JobQueue : IDisposable
         if (version < SchemaVersion)
         {
             using var transaction = connection.BeginTransaction(deferred: false);
-            using var create = Command(Schema + $"\nPRAGMA user_version = {SchemaVersion};", transaction);
+            var sql = Schema + $"\nPRAGMA user_version = {SchemaVersion};";
+            using var create = Command(sql, transaction);
             create.ExecuteNonQuery();
             transaction.Commit();
         }
@@ -580,7 +598,8 @@ public sealed class JobQueue : IDisposable
         {
             case JobStatus.Succeeded:
             case JobStatus.Skipped:
-                return new(QueuedJobState.Succeeded, attempts, entry.NotBefore, result.Reason ?? "exit code 0");
+                return new(QueuedJobState.Succeeded, attempts, entry.NotBefore,
+                    result.Reason ?? "exit code 0");
 
             case JobStatus.NotStarted:
                 return new(QueuedJobState.Queued, Math.Max(0, attempts - 1), entry.NotBefore,
@@ -603,7 +622,8 @@ public sealed class JobQueue : IDisposable
                 }
                 var next = now + policy.RetryDelay;
                 return new(QueuedJobState.Queued, attempts, next,
-                    $"{count} {what}: {result.Reason}; runs again from {next.ToLocalTime():HH:mm:ss}");
+                    $"{count} {what}: {result.Reason}; "
+                    + $"runs again from {next.ToLocalTime():HH:mm:ss}");
         }
     }
 
@@ -743,7 +763,10 @@ public sealed class JobQueue : IDisposable
             _ => Unreadable(path, ex.Message, ex),
         };
 
-    private static WorktreeToolsException Unreadable(string path, string problem, Exception? inner) =>
+    private static WorktreeToolsException Unreadable(
+        string path,
+        string problem,
+        Exception? inner) =>
         new(
             "QueueDatabaseUnreadable",
             FailureKind.InvalidData,
@@ -766,4 +789,8 @@ public sealed class JobQueue : IDisposable
 /// <param name="DeadRunner">The runner that died.</param>
 /// <param name="ProcessGroup">The process group of its job, when the job had started.</param>
 /// <param name="GroupStart">The start time of the group's leader, when it was seen.</param>
-public sealed record AdoptedEntry(long Id, RunnerIdentity DeadRunner, int? ProcessGroup, long? GroupStart);
+public sealed record AdoptedEntry(
+    long Id,
+    RunnerIdentity DeadRunner,
+    int? ProcessGroup,
+    long? GroupStart);

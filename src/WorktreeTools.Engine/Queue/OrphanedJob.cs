@@ -2,7 +2,7 @@ using WorktreeTools.Engine.Processes;
 
 namespace WorktreeTools.Engine.Queue;
 
-/// <summary>Stops what is left of a job whose runner died: the members of its process group.</summary>
+/// <summary>Stops what is left of a job whose runner died: its process group's members.</summary>
 /// <remarks>
 /// A job runs in a process group of its own, which outlives a runner killed with SIGKILL.
 /// Linux never gives a new process an id that is still in use as a process group, so while

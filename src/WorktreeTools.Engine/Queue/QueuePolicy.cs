@@ -1,6 +1,6 @@
 namespace WorktreeTools.Engine.Queue;
 
-/// <summary>How often the queue runs an entry whose attempt failed, timed out or was interrupted.</summary>
+/// <summary>How often the queue runs an entry that failed, timed out or was interrupted.</summary>
 /// <param name="MaxAttempts">Attempts in all, the first one included.</param>
 /// <param name="RetryDelay">How long a failed entry waits before it may run again.</param>
 public sealed record QueuePolicy(int MaxAttempts, TimeSpan RetryDelay)

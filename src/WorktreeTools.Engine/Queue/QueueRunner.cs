@@ -8,7 +8,8 @@ namespace WorktreeTools.Engine.Queue;
 public abstract record QueueEvent;
 
 /// <summary>An entry's job started in a process group of its own.</summary>
-public sealed record QueueEntryStarted(long Id, string Ticket, string Job, int ProcessGroup) : QueueEvent;
+public sealed record QueueEntryStarted(long Id, string Ticket, string Job, int ProcessGroup)
+    : QueueEvent;
 
 /// <summary>
 /// An entry's attempt ended. <see cref="QueuedJob.State"/> is <c>Queued</c> when the policy
@@ -24,7 +25,11 @@ public sealed record QueueEntryRecovered(QueuedJob Entry, AdoptedEntry Orphan, S
 public sealed record QueueNotice(string Message) : QueueEvent;
 
 /// <summary>The counts behind a runner's progress record.</summary>
-public sealed record QueueRunnerProgress(int Done, int Running, int Queued, IReadOnlyList<string> RunningEntries);
+public sealed record QueueRunnerProgress(
+    int Done,
+    int Running,
+    int Queued,
+    IReadOnlyList<string> RunningEntries);
 
 /// <summary>
 /// Runs queue entries: claims as many as it has free slots, runs them with a
@@ -171,7 +176,8 @@ public sealed class QueueRunner : IAsyncDisposable
     {
         var queued = queue.Count()[QueuedJobState.Queued];
         var jobsNow = jobs.Progress();
-        return new QueueRunnerProgress(done, jobsNow.Running, queued + jobsNow.Queued, jobsNow.RunningTickets);
+        return new QueueRunnerProgress(
+            done, jobsNow.Running, queued + jobsNow.Queued, jobsNow.RunningTickets);
     }
 
     /// <summary>
@@ -287,16 +293,18 @@ public sealed class QueueRunner : IAsyncDisposable
                     RunnerIdentity.StartTicksOf(started.ProcessGroup),
                     log,
                     DateTimeOffset.Now);
-                happened.Add(new QueueEntryStarted(id, started.Ticket, started.Work.Job, started.ProcessGroup));
+                happened.Add(new QueueEntryStarted(
+                    id, started.Ticket, started.Work.Job, started.ProcessGroup));
                 break;
 
             case JobFinished { Work.Tag: long id } finished:
                 claimed.Remove(id);
-                var entry = queue.Finish(id, me, finished.Result, policy, DateTimeOffset.Now, runnerStopped);
+                var entry = queue.Finish(
+                    id, me, finished.Result, policy, DateTimeOffset.Now, runnerStopped);
                 if (entry is null)
                 {
                     happened.Add(new QueueNotice(
-                        $"Entry {id} was taken over by another runner; its result is not recorded."));
+                        $"Entry {id} was taken over by another runner; its result is lost."));
                     break;
                 }
                 if (entry.State == QueuedJobState.Queued && entry.Attempts > 0)

@@ -18,11 +18,11 @@ public enum QueuedJobState
     /// <summary>Cancelled with Stop-FeatureJob.</summary>
     Cancelled,
 
-    /// <summary>Its runner died or stopped while it ran, and the policy allows no more attempts.</summary>
+    /// <summary>Its runner died or stopped while it ran, and no attempt is left.</summary>
     Interrupted,
 }
 
-/// <summary>One entry of the durable job queue: a job to run in one feature, and its history.</summary>
+/// <summary>One entry of the durable job queue: a job to run in one feature, and its end.</summary>
 public sealed class QueuedJob
 {
     /// <summary>Makes an entry; the queue fills it in from its database.</summary>

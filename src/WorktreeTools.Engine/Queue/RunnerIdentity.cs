@@ -6,12 +6,17 @@ namespace WorktreeTools.Engine.Queue;
 /// </summary>
 /// <param name="Host">The machine's name.</param>
 /// <param name="Pid">The process id.</param>
-/// <param name="StartTicks">The start time from <c>/proc/&lt;pid&gt;/stat</c>, in clock ticks since boot.</param>
+/// <param name="StartTicks">
+/// The start time from <c>/proc/&lt;pid&gt;/stat</c>, in clock ticks since boot.
+/// </param>
 public sealed record RunnerIdentity(string Host, int Pid, long StartTicks)
 {
     /// <summary>This process.</summary>
     public static RunnerIdentity Current { get; } =
-        new(Environment.MachineName, Environment.ProcessId, StartTicksOf(Environment.ProcessId) ?? 0);
+        new(
+            Environment.MachineName,
+            Environment.ProcessId,
+            StartTicksOf(Environment.ProcessId) ?? 0);
 
     /// <summary>
     /// True unless the runner is known to be gone: on this host, no live process has its id
@@ -27,7 +32,9 @@ public sealed record RunnerIdentity(string Host, int Pid, long StartTicks)
         {
             return true;
         }
-        return ReadStat(Pid) is { } stat && stat.StartTicks == StartTicks && stat.State is not ('Z' or 'X');
+        return ReadStat(Pid) is { } stat
+            && stat.StartTicks == StartTicks
+            && stat.State is not ('Z' or 'X');
     }
 
     /// <inheritdoc />

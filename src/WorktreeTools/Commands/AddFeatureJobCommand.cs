@@ -6,8 +6,12 @@ using WorktreeTools.Infrastructure;
 
 namespace WorktreeTools.Commands;
 
-/// <summary>Queues a job in features' worktrees, to be run later by Start-FeatureJobRunner.</summary>
-[Cmdlet(VerbsCommon.Add, "FeatureJob", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+/// <summary>Queues a job in features' worktrees, for Start-FeatureJobRunner to run later.</summary>
+[Cmdlet(
+    VerbsCommon.Add,
+    "FeatureJob",
+    SupportsShouldProcess = true,
+    ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(QueuedJob))]
 public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
 {
@@ -20,7 +24,7 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
     [ArgumentCompleter(typeof(JobNameCompleter))]
     public string Job { get; set; } = string.Empty;
 
-    /// <summary>Tickets of the features to queue the job in; wildcards allowed. All when omitted.</summary>
+    /// <summary>Tickets of the features to queue in; wildcards allowed; all if omitted.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(TicketCompleter))]
@@ -57,13 +61,16 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
                 return;
             }
             var requests = new List<QueueRequest>();
-            var notBefore = NotBefore is { } time ? new DateTimeOffset(time.ToLocalTime()) : (DateTimeOffset?)null;
+            DateTimeOffset? notBefore = NotBefore is { } time
+                ? new DateTimeOffset(time.ToLocalTime())
+                : null;
             foreach (var feature in SelectTickets())
             {
                 var target = $"{feature.Ticket} ({found.Job}: {found.Command})";
                 if (ShouldProcess(target, "Queue job"))
                 {
-                    requests.Add(new QueueRequest(feature.Ticket, found.Job, found.Command, Priority, notBefore));
+                    requests.Add(new QueueRequest(
+                        feature.Ticket, found.Job, found.Command, Priority, notBefore));
                 }
             }
             if (requests.Count == 0)
@@ -92,13 +99,14 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
         base.Dispose(disposing);
     }
 
-    /// <summary>The job's name as configured and its command line, or null after an error.</summary>
+    /// <summary>The job's configured name and command line, or null after an error.</summary>
     private (string Job, string Command)? FindCommand()
     {
         var jobs = Workspace.Config.Jobs;
         if (jobs.TryGetValue(Job, out var command))
         {
-            return (jobs.Keys.First(k => k.Equals(Job, StringComparison.OrdinalIgnoreCase)), command);
+            var name = jobs.Keys.First(k => k.Equals(Job, StringComparison.OrdinalIgnoreCase));
+            return (name, command);
         }
         var source = Workspace.Config.SourceOf("Jobs");
         var file = source == Engine.Configuration.FeatureConfig.DefaultSource
@@ -114,7 +122,7 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
         return null;
     }
 
-    /// <summary>The features the tickets name; a literal ticket that names none is an error.</summary>
+    /// <summary>The features the tickets name; a literal ticket naming none is an error.</summary>
     private List<FeatureRecord> SelectTickets()
     {
         features ??= Workspace.Store.LoadAll();
@@ -122,12 +130,13 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
         {
             if (MyInvocation.ExpectingInput)
             {
-                // A piped object without a ticket, such as an unmanaged worktree from Get-Feature -All.
+                // A piped object with no ticket, such as an unmanaged worktree (Get-Feature -All).
                 WriteError(Errors.Create(
                     "TicketRequired",
                     ErrorCategory.InvalidArgument,
                     "A piped object has no Ticket, so there is no feature to queue the job in. "
-                    + "Pipe features made by New-Feature, or objects with Ticket and Job properties.",
+                    + "Pipe features made by New-Feature, or objects with Ticket and Job "
+                    + "properties.",
                     Job));
                 return [];
             }

@@ -19,11 +19,18 @@ public sealed class RemoveFeatureJobCommand : WorktreeToolsCmdlet
     private JobQueue? queue;
 
     /// <summary>The ids of the entries to delete.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = ById)]
+    [Parameter(
+        Mandatory = true,
+        Position = 0,
+        ValueFromPipelineByPropertyName = true,
+        ParameterSetName = ById)]
     public long[] Id { get; set; } = [];
 
     /// <summary>Entries from Get-FeatureJob.</summary>
-    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ParameterSets.ByObject)]
+    [Parameter(
+        Mandatory = true,
+        ValueFromPipeline = true,
+        ParameterSetName = ParameterSets.ByObject)]
     public QueuedJob[]? InputObject { get; set; }
 
     /// <inheritdoc />

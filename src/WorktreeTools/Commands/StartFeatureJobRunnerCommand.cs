@@ -7,7 +7,7 @@ using WorktreeTools.Infrastructure;
 
 namespace WorktreeTools.Commands;
 
-/// <summary>Runs the entries of the job queue, a few at a time, until stopped or, with -Once, done.</summary>
+/// <summary>Runs the queue's entries a few at a time, until stopped or, with -Once, done.</summary>
 [Cmdlet(VerbsLifecycle.Start, "FeatureJobRunner")]
 [OutputType(typeof(QueuedJob))]
 public sealed class StartFeatureJobRunnerCommand : WorktreeToolsCmdlet
@@ -124,8 +124,8 @@ public sealed class StartFeatureJobRunnerCommand : WorktreeToolsCmdlet
                     + $"(process group {started.ProcessGroup}).");
                 break;
             case QueueEntryFinished { Entry.State: QueuedJobState.Queued } retried:
-                WriteVerbose($"Entry {retried.Entry.Id} ({retried.Entry.Ticket} {retried.Entry.Job}): "
-                    + $"{retried.Entry.Reason}.");
+                var again = retried.Entry;
+                WriteVerbose($"Entry {again.Id} ({again.Ticket} {again.Job}): {again.Reason}.");
                 break;
             case QueueEntryFinished finished:
                 WriteFinished(finished.Entry);
@@ -135,9 +135,10 @@ public sealed class StartFeatureJobRunnerCommand : WorktreeToolsCmdlet
                     ? "none of its processes was left"
                     : $"stopped {recovered.Stopped.Found} left-over process(es), "
                         + $"{recovered.Stopped.Killed} by force";
-                WriteWarning($"Entry {recovered.Entry.Id} ({recovered.Entry.Ticket} "
-                    + $"{recovered.Entry.Job}) was running under runner {recovered.Orphan.DeadRunner}, "
-                    + $"which is dead; {stopped}. Now {recovered.Entry.State}: {recovered.Entry.Reason}.");
+                var entry = recovered.Entry;
+                WriteWarning($"Entry {entry.Id} ({entry.Ticket} {entry.Job}) was running under "
+                    + $"runner {recovered.Orphan.DeadRunner}, which is dead; {stopped}. "
+                    + $"Now {entry.State}: {entry.Reason}.");
                 break;
             case QueueNotice notice:
                 WriteVerbose(notice.Message);

@@ -26,11 +26,18 @@ public sealed class StopFeatureJobCommand : WorktreeToolsCmdlet
     private JobQueue? queue;
 
     /// <summary>The ids of the entries to stop.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = ById)]
+    [Parameter(
+        Mandatory = true,
+        Position = 0,
+        ValueFromPipelineByPropertyName = true,
+        ParameterSetName = ById)]
     public long[] Id { get; set; } = [];
 
     /// <summary>Entries from Get-FeatureJob.</summary>
-    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ParameterSets.ByObject)]
+    [Parameter(
+        Mandatory = true,
+        ValueFromPipeline = true,
+        ParameterSetName = ParameterSets.ByObject)]
     public QueuedJob[]? InputObject { get; set; }
 
     /// <summary>Emits each entry as it is after the stop.</summary>
@@ -140,7 +147,11 @@ public sealed class StopFeatureJobCommand : WorktreeToolsCmdlet
     {
         var deadline = DateTime.UtcNow + StopWait;
         var pending = new List<long>(requested);
-        while (pending.Count > 0)
+        if (pending.Count == 0)
+        {
+            return;
+        }
+        while (true)
         {
             foreach (var entry in queue!.List(ids: pending))
             {
@@ -162,7 +173,7 @@ public sealed class StopFeatureJobCommand : WorktreeToolsCmdlet
                 break;
             }
         }
-        foreach (var entry in queue!.List(ids: pending))
+        foreach (var entry in pending.Count == 0 ? [] : queue!.List(ids: pending))
         {
             WriteWarning($"Runner {entry.Runner} has not stopped entry {entry.Id} ({entry.Ticket} "
                 + $"{entry.Job}) within {StopWait.TotalSeconds:0} s. It stops it when it next "
@@ -183,8 +194,8 @@ public sealed class StopFeatureJobCommand : WorktreeToolsCmdlet
                 : Engine.Processes.StopReport.None;
             WriteVerbose($"Runner {orphan.DeadRunner} of entry {id} is dead; stopped "
                 + $"{report.Found} left-over process(es) of its job, {report.Killed} by force.");
-            stopped = queue.Interrupt(
-                id, me, $"runner {orphan.DeadRunner} died", Workspace.Config.Queue, DateTimeOffset.Now);
+            var why = $"runner {orphan.DeadRunner} died";
+            stopped = queue.Interrupt(id, me, why, Workspace.Config.Queue, DateTimeOffset.Now);
         }
         return stopped;
     }

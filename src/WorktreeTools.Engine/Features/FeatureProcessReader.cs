@@ -1,0 +1,67 @@
+using WorktreeTools.Engine.Jobs;
+using WorktreeTools.Engine.Processes;
+
+namespace WorktreeTools.Engine.Features;
+
+/// <summary>Finds every process that belongs to features: their windows' trees and their jobs.</summary>
+public sealed class FeatureProcessReader
+{
+    private readonly Workspace workspace;
+
+    /// <summary>Reads the processes of a workspace's features.</summary>
+    public FeatureProcessReader(Workspace workspace)
+    {
+        this.workspace = workspace;
+    }
+
+    /// <summary>The processes of the given features, by feature, window or job, then id.</summary>
+    public List<FeatureProcess> List(IEnumerable<FeatureRecord> features)
+    {
+        var records = features.ToList();
+        if (records.Count == 0)
+        {
+            return [];
+        }
+        var snapshot = ProcessTree.Snapshot();
+        var uptime = ProcessTree.Uptime();
+        var found = new List<FeatureProcess>();
+        var seen = new HashSet<int>();
+        var sessions = workspace.Tmux.ListSessions();
+        foreach (var record in records.Where(r => sessions.Contains(r.Session)))
+        {
+            foreach (var pane in workspace.Tmux.ListPanes(record.Session).Where(p => !p.Dead))
+            {
+                foreach (var process in ProcessTree.Descendants([pane.ProcessId], snapshot))
+                {
+                    Add(process, record.Ticket, pane.Window);
+                }
+            }
+        }
+
+        // Jobs run in groups of their own, outside the sessions.
+        var groups = snapshot.Values.Select(p => p.ProcessGroup).ToHashSet();
+        var tickets = records.Select(r => r.Ticket).ToHashSet(StringComparer.Ordinal);
+        foreach (var job in new RunningJobs(workspace.Repository.StateDirectory).List(groups))
+        {
+            if (!tickets.Contains(job.Ticket))
+            {
+                continue;
+            }
+            foreach (var process in snapshot.Values.Where(p => p.ProcessGroup == job.ProcessGroup))
+            {
+                Add(process, job.Ticket, job.Job);
+            }
+        }
+        return [.. found.OrderBy(p => p.Ticket, StringComparer.Ordinal).ThenBy(p => p.Role).ThenBy(p => p.Pid)];
+
+        void Add(ProcessIdentity process, string ticket, string role)
+        {
+            if (seen.Add(process.Pid)
+                && ProcessTree.IsAlive(process)
+                && ProcessTree.Describe(process, ticket, role, uptime) is { } described)
+            {
+                found.Add(described);
+            }
+        }
+    }
+}

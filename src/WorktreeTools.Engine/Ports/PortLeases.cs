@@ -1,0 +1,75 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace WorktreeTools.Engine.Ports;
+
+/// <summary>
+/// Blocks of ports leased to features: one file per block in the state folder, made with
+/// create-new so that two processes can never lease the same block.
+/// </summary>
+public sealed class PortLeases
+{
+    private readonly string folder;
+
+    /// <summary>Uses <c>ports</c> under the given state folder.</summary>
+    public PortLeases(string stateDirectory)
+    {
+        folder = Path.Combine(stateDirectory, "ports");
+    }
+
+    /// <summary>
+    /// Leases the lowest free block of the range to a ticket and returns its first port. A
+    /// block is free when no feature holds it and every port of it can be bound now.
+    /// </summary>
+    public int Lease(string ticket, PortRange range)
+    {
+        Directory.CreateDirectory(folder);
+        for (var first = range.First; first + range.BlockSize - 1 <= range.Last; first += range.BlockSize)
+        {
+            var lease = LeaseFile(first);
+            if (File.Exists(lease) || !AllFree(first, range.BlockSize))
+            {
+                continue;
+            }
+            try
+            {
+                using var stream = new FileStream(lease, FileMode.CreateNew, FileAccess.Write);
+                stream.Write(System.Text.Encoding.UTF8.GetBytes(ticket));
+                return first;
+            }
+            catch (IOException) when (File.Exists(lease))
+            {
+                // Another process leased this block a moment ago: try the next one.
+            }
+        }
+        throw new WorktreeToolsException(
+            "NoFreePorts",
+            FailureKind.ResourceUnavailable,
+            $"No free block of {range.BlockSize} ports is left in {range.First}-{range.Last}. "
+            + "Remove features you no longer need, or widen Ports in .worktreetools.psd1.",
+            ticket);
+    }
+
+    /// <summary>Gives a block back; nothing happens when it was not leased.</summary>
+    public void Release(int first) => File.Delete(LeaseFile(first));
+
+    private string LeaseFile(int first) => Path.Combine(folder, $"{first}.lease");
+
+    /// <summary>True when every port of the block can be bound on all addresses right now.</summary>
+    internal static bool AllFree(int first, int count)
+    {
+        for (var port = first; port < first + count; port++)
+        {
+            try
+            {
+                using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                listener.Bind(new IPEndPoint(IPAddress.Any, port));
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+}

@@ -26,6 +26,7 @@
         'Get-FeatureAgent'
         'Send-FeatureAgent'
         'Stop-FeatureAgent'
+        'Get-FeatureProcess'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

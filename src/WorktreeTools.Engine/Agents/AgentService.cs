@@ -237,9 +237,12 @@ public sealed class AgentService
     {
         var agents = new List<FeatureAgent>();
         var looks = new List<(FeatureAgent Agent, AgentRecord Record, string Session, Look First)>();
+        var allPanes = features.Any(f => f.Records.Count > 0)
+            ? workspace.Tmux.ListAllPanes()
+            : Enumerable.Empty<PaneInfo>().ToLookup(_ => string.Empty);
         foreach (var (feature, records) in features)
         {
-            var panes = records.Count == 0 ? [] : workspace.Tmux.ListPanes(feature.Session);
+            var panes = allPanes[feature.Session].ToList();
             foreach (var record in records)
             {
                 var agent = new FeatureAgent(record.Ticket, record.Role, record.Window)

@@ -26,10 +26,10 @@ public sealed class FeatureProcessReader
         var uptime = ProcessTree.Uptime();
         var found = new List<FeatureProcess>();
         var seen = new HashSet<int>();
-        var sessions = workspace.Tmux.ListSessions();
-        foreach (var record in records.Where(r => sessions.Contains(r.Session)))
+        var panes = workspace.Tmux.ListAllPanes();
+        foreach (var record in records)
         {
-            foreach (var pane in workspace.Tmux.ListPanes(record.Session).Where(p => !p.Dead))
+            foreach (var pane in panes[record.Session].Where(p => !p.Dead))
             {
                 foreach (var process in ProcessTree.Descendants([pane.ProcessId], snapshot))
                 {

@@ -120,9 +120,12 @@ public sealed class FeatureReader
             return;
         }
         var agents = new Agents.AgentService(workspace).List(records).ToLookup(a => a.Ticket);
+        var processes = new FeatureProcessReader(workspace).List(records).ToLookup(p => p.Ticket);
         foreach (var status in statuses.Where(s => s.Ticket is not null))
         {
             status.Agents = [.. agents[status.Ticket!]];
+            status.CpuPercent = Math.Round(processes[status.Ticket!].Sum(p => p.CpuPercent), 1);
+            status.MemoryMB = Math.Round(processes[status.Ticket!].Sum(p => p.MemoryMB), 1);
         }
     }
 

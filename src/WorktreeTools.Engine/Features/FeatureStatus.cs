@@ -83,6 +83,12 @@ public sealed class FeatureStatus
     /// <summary>True when any of the feature's agents waits for the user.</summary>
     public bool WaitingForInput => Agents.Any(a => a.State == AgentState.WaitingForInput);
 
+    /// <summary>Processor use of all the feature's processes, in percent of one core.</summary>
+    public double CpuPercent { get; internal set; }
+
+    /// <summary>Resident memory of all the feature's processes, in megabytes.</summary>
+    public double MemoryMB { get; internal set; }
+
     /// <summary>True when the feature needs attention.</summary>
     public bool Failed => FailedReason is not null;
 

@@ -23,6 +23,7 @@ public sealed class JobRunner : IAsyncDisposable
     private readonly JobOptions options;
     private readonly JobLog jobLog;
     private readonly JobHistory history;
+    private readonly RunningJobs runningJobs;
     private readonly string logFolder;
     private readonly Channel<JobWork> pending = Channel.CreateUnbounded<JobWork>();
     private readonly Channel<JobEvent> events = Channel.CreateUnbounded<JobEvent>(
@@ -52,6 +53,7 @@ public sealed class JobRunner : IAsyncDisposable
         this.options = options;
         jobLog = new JobLog(Path.Combine(stateDirectory, "jobs", "joblog"));
         history = new JobHistory(stateDirectory);
+        runningJobs = new RunningJobs(stateDirectory);
         logFolder = Path.Combine(stateDirectory, "logs");
         stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         workers = Enumerable.Range(0, Math.Max(1, options.ThrottleLimit))
@@ -258,6 +260,8 @@ public sealed class JobRunner : IAsyncDisposable
                 peaks[process.ProcessGroup] = 0;
             }
             events.Writer.TryWrite(new JobStarted(feature.Ticket, attempt, process.ProcessGroup, work));
+            using var registration = runningJobs.Add(
+                new RunningJob(feature.Ticket, result.Job, process.ProcessGroup));
             var pump = PumpAsync(process.Output, log, feature.Ticket);
             var exit = process.WaitForExitAsync();
 

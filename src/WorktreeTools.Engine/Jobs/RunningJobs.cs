@@ -17,13 +17,18 @@ public sealed class RunningJobs
         folder = Path.Combine(stateDirectory, "jobs", "running");
     }
 
-    /// <summary>Records that an attempt runs; returns the file to delete when it ends.</summary>
-    public string Add(RunningJob job)
+    /// <summary>Records that an attempt runs, until the returned object is disposed.</summary>
+    public IDisposable Add(RunningJob job)
     {
         Directory.CreateDirectory(folder);
         var file = Path.Combine(folder, $"{job.ProcessGroup}.job");
         File.WriteAllText(file, $"{job.Ticket}\t{job.Job}");
-        return file;
+        return new Entry(file);
+    }
+
+    private sealed class Entry(string file) : IDisposable
+    {
+        public void Dispose() => File.Delete(file);
     }
 
     /// <summary>The attempts recorded as running whose process group still exists.</summary>

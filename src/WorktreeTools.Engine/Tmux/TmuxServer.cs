@@ -160,40 +160,43 @@ public sealed class TmuxServer
     }
 
     /// <summary>Every pane of a session, with its process and whether its program ended.</summary>
-    public List<PaneInfo> ListPanes(string session)
+    public List<PaneInfo> ListPanes(string session) =>
+        IsInstalled ? ReadPanes(["-s", "-t", Exact(session)]).Select(p => p.Pane).ToList() : [];
+
+    /// <summary>Every pane of every session, by session name, in one tmux call.</summary>
+    public ILookup<string, PaneInfo> ListAllPanes() =>
+        (IsInstalled ? ReadPanes(["-a"]) : []).ToLookup(p => p.Session, p => p.Pane, StringComparer.Ordinal);
+
+    private List<(string Session, PaneInfo Pane)> ReadPanes(string[] scope)
     {
-        if (!IsInstalled)
-        {
-            return [];
-        }
         var outcome = Run(
-            "list-panes", "-s", "-t", Exact(session), "-F",
-            "#{window_name}\t#{pane_pid}\t#{pane_dead}\t#{pane_id}\t#{pane_current_command}");
+            ["list-panes", .. scope, "-F",
+             "#{session_name}\t#{window_name}\t#{pane_pid}\t#{pane_dead}\t#{pane_id}\t#{pane_current_command}"]);
         if (!outcome.Succeeded)
         {
             return [];
         }
-        var panes = new List<PaneInfo>();
+        var panes = new List<(string, PaneInfo)>();
         foreach (var line in Lines(outcome.StandardOutput))
         {
             var f = line.Split('\t');
-            if (f.Length < 5 || !int.TryParse(f[1], out var pid))
+            if (f.Length < 6 || !int.TryParse(f[2], out var pid))
             {
                 continue;
             }
-            var dead = f[2] == "1";
+            var dead = f[3] == "1";
 
             // tmux 3.3 leaves pane_dead_status empty in list-panes; display-message has it.
             int? status = null;
             int? signal = null;
-            if (dead && Run("display-message", "-p", "-t", f[3], "#{pane_dead_status}|#{pane_dead_signal}")
+            if (dead && Run("display-message", "-p", "-t", f[4], "#{pane_dead_status}|#{pane_dead_signal}")
                 is { Succeeded: true } shown)
             {
                 var parts = shown.StandardOutput.Trim().Split('|');
                 status = int.TryParse(parts[0], out var code) ? code : null;
                 signal = parts.Length > 1 && int.TryParse(parts[1], out var number) ? number : null;
             }
-            panes.Add(new PaneInfo(f[0], pid, dead, status, f[4]) { ExitSignal = signal });
+            panes.Add((f[0], new PaneInfo(f[1], pid, dead, status, f[5]) { ExitSignal = signal }));
         }
         return panes;
     }

@@ -23,6 +23,15 @@ public sealed class GetFeatureStatusCommand : WorktreeToolsCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ParameterSets.ByObject)]
     public Feature[]? InputObject { get; set; }
 
+    /// <summary>Redraws the table in place every interval until Ctrl+C.</summary>
+    [Parameter]
+    public SwitchParameter Watch { get; set; }
+
+    /// <summary>Seconds between redraws with -Watch.</summary>
+    [Parameter]
+    [ValidateRange(1, 3600)]
+    public int Interval { get; set; } = 2;
+
     private readonly List<Feature> selected = [];
     private List<Feature>? known;
 
@@ -51,6 +60,11 @@ public sealed class GetFeatureStatusCommand : WorktreeToolsCmdlet
     /// <inheritdoc />
     protected override void EndProcessing()
     {
+        if (Watch)
+        {
+            WatchStatus();
+            return;
+        }
         if (selected.Count == 0)
         {
             return;
@@ -63,6 +77,37 @@ public sealed class GetFeatureStatusCommand : WorktreeToolsCmdlet
         catch (WorktreeToolsException failure)
         {
             ThrowFailure(failure);
+        }
+    }
+
+    /// <summary>
+    /// Draws the status table, waits, and draws it again over the old one, until stopped. The
+    /// features are listed anew each time, so new and removed ones show.
+    /// </summary>
+    private void WatchStatus()
+    {
+        var draw = InvokeCommand.NewScriptBlock(
+            "param($rows) $rows | Format-Table | Out-String -Width $Host.UI.RawUI.WindowSize.Width");
+        while (!Cancellation.IsCancellationRequested)
+        {
+            try
+            {
+                var reader = new FeatureReader(Workspace);
+                var features = ParameterSetName == ParameterSets.ByObject
+                    ? selected
+                    : SelectFeatures(reader.List(), Ticket);
+                var table = draw.Invoke(reader.Status(features));
+                var text = string.Concat(table.Select(t => t.ToString()));
+
+                // Home the cursor and clear the screen, then draw: the table replaces itself.
+                Host.UI.Write($"\u001b[H\u001b[2J{DateTime.Now:HH:mm:ss}  Get-FeatureStatus -Watch "
+                    + $"(every {Interval} s, Ctrl+C ends){Environment.NewLine}{text}");
+            }
+            catch (WorktreeToolsException failure)
+            {
+                ThrowFailure(failure);
+            }
+            Cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(Interval));
         }
     }
 }

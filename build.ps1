@@ -58,7 +58,8 @@ function Invoke-Build {
     )
     Copy-Item (Join-Path $root 'WorktreeTools.psd1') $moduleDir
     Copy-Item (Join-Path $root 'src/WorktreeTools/WorktreeTools.format.ps1xml') $moduleDir
-    Copy-Item (Join-Path $root 'src/WorktreeTools/Templates') (Join-Path $moduleDir 'templates') -Recurse
+    $templates = New-Item -ItemType Directory -Path (Join-Path $moduleDir 'templates') -Force
+    Copy-Item (Join-Path $root 'src/WorktreeTools/Templates/*.md') $templates
 
     $help = Join-Path $moduleDir 'en-US/WorktreeTools.dll-Help.xml'
     $converter = Join-Path $root 'build/Convert-HelpMarkdown.ps1'

@@ -19,10 +19,11 @@ BeforeAll {
             [string] $Templates
         )
         $quote = { param($Text) "'$($Text.Replace("'", "''"))'" }
+        $list = { param($Items) "@($(@($Items | ForEach-Object { & $quote $_ }) -join ', '))" }
         $fields = @(
             "Command = $(& $quote $Command)"
-            "Arguments = @($(@($Arguments | ForEach-Object { & $quote $_ }) -join ', '))"
-            "WaitingPatterns = @($(@($WaitingPatterns | ForEach-Object { & $quote $_ }) -join ', '))"
+            "Arguments = $(& $list $Arguments)"
+            "WaitingPatterns = $(& $list $WaitingPatterns)"
         )
         if ($Prompt) {
             $fields += "Prompt = $(& $quote $Prompt)"
@@ -35,7 +36,12 @@ BeforeAll {
 
     # Writes a prompt template of the user's own into a folder of the main worktree.
     function Set-UserTemplate {
-        param([string] $Repository, [string] $Role, [string] $Text, [string] $Folder = '.worktreetools/prompts')
+        param(
+            [string] $Repository,
+            [string] $Role,
+            [string] $Text,
+            [string] $Folder = '.worktreetools/prompts'
+        )
         $target = Join-Path $Repository $Folder
         $null = New-Item -ItemType Directory -Path $target -Force
         [IO.File]::WriteAllText((Join-Path $target "$Role.md"), $Text)
@@ -61,14 +67,17 @@ BeforeAll {
     function Get-ShippedPrompt {
         param([string] $Role, $Feature)
         $text = [IO.File]::ReadAllText((Join-Path $ShippedTemplates "$Role.md"))
-        $text = $text.Replace('{Ticket}', $Feature.Ticket).Replace('{Description}', $Feature.Description)
+        $text = $text.Replace('{Ticket}', $Feature.Ticket)
+        $text = $text.Replace('{Description}', $Feature.Description)
         $text = $text.Replace('{Branch}', $Feature.Branch).Replace('{Base}', $Feature.Base)
         $text.Replace('{Path}', $Feature.Path) -split '\{Diff\}'
     }
 
     # Files that only a shell running the hostile text could have made.
     function Get-PwnedFile {
-        Get-ChildItem -LiteralPath $TestDrive, $env:HOME -Recurse -Force -Filter 'pwned*' -ErrorAction Ignore
+        $folders = $TestDrive, $env:HOME
+        Get-ChildItem -LiteralPath $folders -Recurse -Force -Filter 'pwned*' -ErrorAction Ignore |
+            ForEach-Object FullName
     }
 
     function Get-PaneProcess {
@@ -84,7 +93,7 @@ AfterAll {
 Describe 'New-Feature with an agent' {
     Context 'the prompt as an argument' {
         BeforeAll {
-            $repo = New-TestRepository -Root $TestDrive -Name 'argument-repo' -Config (New-AgentConfig)
+            $repo = New-TestRepository -Root $TestDrive -Name 'arg-repo' -Config (New-AgentConfig)
             Push-Location $repo
             $feature = New-Feature ARG-1 $Hostile
             $before, $after = Get-ShippedPrompt -Role 'feature' -Feature $feature
@@ -96,7 +105,8 @@ Describe 'New-Feature with an agent' {
         }
 
         It 'runs the agent in the ai window of the session' {
-            Get-TmuxWindow -Socket $Socket -Session 'ARG-1' | Should -Be @('editor', 'server', 'tests', 'ai')
+            Get-TmuxWindow -Socket $Socket -Session 'ARG-1' |
+                Should -Be @('editor', 'server', 'tests', 'ai')
             Get-ProcessName -Id (Get-PaneProcess -Session 'ARG-1' -Window 'ai') |
                 Should -BeExactly 'fake-agent'
         }
@@ -130,13 +140,15 @@ Describe 'New-Feature with an agent' {
         BeforeAll {
             $config = New-AgentConfig -Prompt 'File' -Arguments @('--prompt-file', '{PromptFile}')
             $repo = New-TestRepository -Root $TestDrive -Name 'file-repo' -Config $config
-            Set-UserTemplate -Repository $repo -Role 'feature' -Text (
-                "TICKET {Ticket}`nDESCRIPTION {Description}`nBRANCH {Branch} FROM {Base}`nPATH {Path}`n")
+            $template = "TICKET {Ticket}`nDESCRIPTION {Description}`n" +
+                "BRANCH {Branch} FROM {Base}`nPATH {Path}`n"
+            Set-UserTemplate -Repository $repo -Role 'feature' -Text $template
             Push-Location $repo
             $feature = New-Feature FILE-1 $Hostile
-            $expected = "TICKET FILE-1`nDESCRIPTION $Hostile`nBRANCH $($feature.Branch) FROM origin/main" +
-                "`nPATH $($feature.Path)`n"
+            $expected = "TICKET FILE-1`nDESCRIPTION $Hostile`nBRANCH $($feature.Branch) FROM " +
+                "origin/main`nPATH $($feature.Path)`n"
             $log = Wait-AgentLog -Path $feature.Path -Text "prompt-file: $expected"
+            $argument = '(?m)^args: \[--prompt-file\] \[([^\]]+)\]$'
         }
 
         AfterAll {
@@ -144,14 +156,14 @@ Describe 'New-Feature with an agent' {
         }
 
         It 'passes the path of a file that holds the prompt verbatim' {
-            $log | Should -Match '(?m)^args: \[--prompt-file\] \[([^\]]+)\]$'
-            $file = [regex]::Match($log, '(?m)^args: \[--prompt-file\] \[([^\]]+)\]$').Groups[1].Value
+            $log | Should -Match $argument
+            $file = [regex]::Match($log, $argument).Groups[1].Value
             [IO.Path]::IsPathRooted($file) | Should -BeTrue
             [IO.File]::ReadAllText($file) | Should -BeExactly $expected
         }
 
         It 'keeps the prompt file out of the worktree' {
-            $file = [regex]::Match($log, '(?m)^args: \[--prompt-file\] \[([^\]]+)\]$').Groups[1].Value
+            $file = [regex]::Match($log, $argument).Groups[1].Value
             $file.StartsWith($feature.Path + '/') | Should -BeFalse
             Invoke-Git $feature.Path status --porcelain | Should -Not -Match 'prompt'
         }
@@ -212,9 +224,7 @@ Describe 'New-Feature with an agent' {
             Pop-Location
         }
 
-        # Known bug: the prompt is piped without a final line break, so the agent reads its
-        # last line and the first line typed as one line ("LAST LINEhello").
-        It 'keeps the last prompt line apart from the first line typed' -Skip {
+        It 'keeps the last prompt line apart from the first line typed' {
             Send-FeatureAgent NONL-1 'hello'
             $log = Wait-AgentLog -Path $feature.Path -Text 'hello]'
             $log | Should -Match '(?m)^line: \[LAST LINE\]$'
@@ -227,7 +237,8 @@ Describe 'New-Feature with an agent' {
             $config = New-AgentConfig -Command 'no-such-agent-xyz'
             $repo = New-TestRepository -Root $TestDrive -Name 'missing-repo' -Config $config
             Push-Location $repo
-            $feature = New-Feature MISS-1 'No agent program' -WarningVariable warnings -WarningAction SilentlyContinue
+            $feature = New-Feature MISS-1 'No agent program' -WarningVariable warnings `
+                -WarningAction SilentlyContinue
         }
 
         AfterAll {
@@ -238,7 +249,8 @@ Describe 'New-Feature with an agent' {
             $feature.State | Should -Be 'Ok'
             $feature.SessionAlive | Should -BeTrue
             Get-TmuxWindow -Socket $Socket -Session 'MISS-1' | Should -Contain 'ai'
-            Get-ProcessName -Id (Get-PaneProcess -Session 'MISS-1' -Window 'ai') | Should -BeExactly 'sh'
+            Get-ProcessName -Id (Get-PaneProcess -Session 'MISS-1' -Window 'ai') |
+                Should -BeExactly 'sh'
         }
 
         It 'warns that the program is missing' {
@@ -255,8 +267,8 @@ Describe 'New-Feature with an agent' {
     }
 
     Context 'no agent: <Name>' -ForEach @(
-        @{ Name = '-NoAgent'; Ticket = 'NOAG-1'; Config = $null; NoAgent = $true }
-        @{ Name = 'Agent = $null'; Ticket = 'NOAG-2'; Config = "@{ Agent = `$null }"; NoAgent = $false }
+        @{ Name = '-NoAgent'; Ticket = 'NOAG-1'; NoAgent = $true; Config = $null }
+        @{ Name = 'Agent = $null'; Ticket = 'NOAG-2'; Config = '@{ Agent = $null }' }
     ) {
         BeforeAll {
             $config = if ($Config) { $Config } else { New-AgentConfig }
@@ -270,8 +282,10 @@ Describe 'New-Feature with an agent' {
         }
 
         It 'keeps a plain ai window' {
-            Get-TmuxWindow -Socket $Socket -Session $Ticket | Should -Be @('editor', 'server', 'tests', 'ai')
-            Get-ProcessName -Id (Get-PaneProcess -Session $Ticket -Window 'ai') | Should -BeExactly 'sh'
+            Get-TmuxWindow -Socket $Socket -Session $Ticket |
+                Should -Be @('editor', 'server', 'tests', 'ai')
+            Get-ProcessName -Id (Get-PaneProcess -Session $Ticket -Window 'ai') |
+                Should -BeExactly 'sh'
             $warnings | Should -BeNullOrEmpty
         }
 
@@ -293,7 +307,7 @@ Describe 'Start-FeatureAgent' {
             Set-UserTemplate -Repository $repo -Role 'lint' -Text "LINT {Ticket}`n"
             Push-Location $repo
             $feature = New-Feature ROLE-1 $Hostile
-            $null = New-TestCommit -Path $feature.Path -File 'login.txt' -Message 'Add the login form'
+            $null = New-TestCommit -Path $feature.Path -File 'login.txt' -Message 'Add login form'
             $review = Start-FeatureAgent review ROLE-1
             $log = Wait-AgentLog -Path $feature.Path -Text "END`n]"
         }
@@ -320,16 +334,16 @@ Describe 'Start-FeatureAgent' {
         }
 
         It "uses the user's review template over the shipped one, filled in" {
-            $expected = "args: [--prompt] [REVIEW ROLE-1 ($Hostile) on $($feature.Branch) against " +
-                "origin/main at $($feature.Path)`nnot run: `$(touch pwned-template) ``touch pwned-template-tick```n" +
-                "CHANGES:`n"
+            $expected = "args: [--prompt] [REVIEW ROLE-1 ($Hostile) on $($feature.Branch) " +
+                "against origin/main at $($feature.Path)`n" +
+                "not run: `$(touch pwned-template) ``touch pwned-template-tick```nCHANGES:`n"
             $log.Contains($expected) | Should -BeTrue -Because $log
             $log | Should -Not -Match 'Review the changes of ticket'
         }
 
         It 'puts the commits of the branch in {Diff}' {
             $changes = [regex]::Match($log, '(?s)CHANGES:\n(.*)\nEND').Groups[1].Value
-            $changes | Should -Match 'Add the login form'
+            $changes | Should -Match 'Add login form'
             $changes | Should -Match 'login\.txt'
         }
 
@@ -363,10 +377,10 @@ Describe 'Start-FeatureAgent' {
         BeforeAll {
             $config = New-AgentConfig -Templates 'prompts'
             $repo = New-TestRepository -Root $TestDrive -Name 'folder-repo' -Config $config
-            Set-UserTemplate -Repository $repo -Folder 'prompts' -Role 'review' -Text "FOLDER REVIEW {Ticket}`n"
-            Set-UserTemplate -Repository $repo -Role 'review' -Text "DEFAULT FOLDER REVIEW {Ticket}`n"
+            Set-UserTemplate $repo -Folder 'prompts' -Role 'review' -Text "FOLDER REVIEW {Ticket}`n"
+            Set-UserTemplate $repo -Role 'review' -Text "DEFAULT FOLDER REVIEW {Ticket}`n"
             Push-Location $repo
-            $feature = New-Feature DIR-1 'Templates elsewhere' -NoAgent
+            $feature = New-Feature DIR-1 'Templates elsewhere'
         }
 
         AfterAll {
@@ -385,7 +399,7 @@ Describe 'Start-FeatureAgent' {
             $repo = New-TestRepository -Root $TestDrive -Name 'twice-repo' -Config (New-AgentConfig)
             Set-UserTemplate -Repository $repo -Role 'review' -Text "REVIEW {Ticket}`n"
             Push-Location $repo
-            $feature = New-Feature TWICE-1 'Twice' -NoAgent
+            $feature = New-Feature TWICE-1 'Twice'
             $first = Start-FeatureAgent review TWICE-1
             $second = Start-FeatureAgent review TWICE-1
         }
@@ -397,7 +411,7 @@ Describe 'Start-FeatureAgent' {
         It 'returns the running agent instead of opening a second window' {
             $second.Window | Should -BeExactly 'ai-review'
             $second.Pid | Should -Be $first.Pid
-            @(Get-TmuxWindow -Socket $Socket -Session 'TWICE-1' | Where-Object { $_ -like 'ai-review*' }) |
+            Get-TmuxWindow -Socket $Socket -Session 'TWICE-1' | Where-Object { $_ -like 'ai-r*' } |
                 Should -Be @('ai-review')
             $log = Wait-AgentLog -Path $feature.Path -Text 'REVIEW TWICE-1'
             [regex]::Matches($log, 'REVIEW TWICE-1').Count | Should -Be 1
@@ -423,17 +437,20 @@ Describe 'Start-FeatureAgent' {
             $new.Window | Should -BeExactly 'ai-security'
             $new.Pid | Should -Not -Be $old.Pid
             $new.State | Should -Not -BeIn 'Exited', 'NotStarted'
-            @(Get-TmuxWindow -Socket $Socket -Session 'TWICE-1' | Where-Object { $_ -like 'ai-security*' }) |
+            Get-TmuxWindow -Socket $Socket -Session 'TWICE-1' | Where-Object { $_ -like 'ai-s*' } |
                 Should -Be @('ai-security')
         }
     }
 
     Context 'refusals' {
         BeforeAll {
-            $repo = New-TestRepository -Root $TestDrive -Name 'refuse-repo' -Config (New-AgentConfig)
+            $repo = New-TestRepository -Root $TestDrive -Name 'ref-repo' -Config (New-AgentConfig)
             Push-Location $repo
-            $null = New-Feature REF-1 'Plain ai window' -NoAgent
+            $null = New-Feature REF-1 'Refusals'
             $null = New-Feature REF-2 'No session' -NoSession
+
+            # A window named like a role's, opened by the user rather than by the module.
+            $null = Invoke-Tmux $Socket new-window -d -t '=REF-1:' -n 'ai-docs'
         }
 
         AfterAll {
@@ -441,23 +458,25 @@ Describe 'Start-FeatureAgent' {
         }
 
         It 'refuses <Name> with <Id>' -TestCases @(
-            @{ Name = 'a role without a template'; Role = 'nosuchrole'; Ticket = 'REF-1'; Id = 'AgentRoleUnknown' }
-            @{ Name = 'a role with a space'; Role = 'Bad Role'; Ticket = 'REF-1'; Id = 'InvalidAgentRole' }
-            @{ Name = 'a role with a path'; Role = '../review'; Ticket = 'REF-1'; Id = 'InvalidAgentRole' }
-            @{ Name = 'an unknown ticket'; Role = 'review'; Ticket = 'NOPE-1;touch pwned'; Id = 'FeatureNotFound' }
-            @{ Name = 'a stopped session'; Role = 'review'; Ticket = 'REF-2'; Id = 'SessionNotRunning' }
-            @{ Name = 'a window it did not start'; Role = 'feature'; Ticket = 'REF-1'; Id = 'AgentWindowTaken' }
+            @{ Name = 'a role without a template'; Role = 'nosuchrole'; Id = 'AgentRoleUnknown' }
+            @{ Name = 'a role with a space'; Role = 'Bad Role'; Id = 'InvalidAgentRole' }
+            @{ Name = 'a role with a path'; Role = '../review'; Id = 'InvalidAgentRole' }
+            @{ Name = 'an unknown ticket'; Ticket = 'NOPE-1;touch pwned'; Id = 'FeatureNotFound' }
+            @{ Name = 'a stopped session'; Ticket = 'REF-2'; Id = 'SessionNotRunning' }
+            @{ Name = 'a window it did not start'; Role = 'docs'; Id = 'AgentWindowTaken' }
         ) {
-            param($Name, $Role, $Ticket, $Id)
+            param($Name, $Role = 'review', $Ticket = 'REF-1', $Id)
             $windows = @(Get-TmuxWindow -Socket $Socket -Session 'REF-1')
-            $thrown = { Start-FeatureAgent $Role $Ticket -ErrorAction Stop } | Should -Throw -PassThru
+            $thrown = { Start-FeatureAgent $Role $Ticket -ErrorAction Stop } |
+                Should -Throw -PassThru
             $thrown.FullyQualifiedErrorId | Should -BeExactly "$Id,$Command"
             Get-TmuxWindow -Socket $Socket -Session 'REF-1' | Should -Be $windows
             Get-PwnedFile | Should -BeNullOrEmpty
         }
 
         It 'names the roles there are when the role is unknown' {
-            $thrown = { Start-FeatureAgent nosuchrole REF-1 -ErrorAction Stop } | Should -Throw -PassThru
+            $thrown = { Start-FeatureAgent nosuchrole REF-1 -ErrorAction Stop } |
+                Should -Throw -PassThru
             $thrown.Exception.Message | Should -Match 'review'
             $thrown.Exception.Message | Should -Match 'security'
         }
@@ -473,12 +492,17 @@ Describe 'Start-FeatureAgent' {
             Name = 'a missing program'; Ticket = 'CANT-1'; Id = 'AgentNotInstalled'
             Config = "@{ Agent = @{ Command = 'no-such-agent-xyz' } }"
         }
-        @{ Name = 'Agent = $null'; Ticket = 'CANT-2'; Config = "@{ Agent = `$null }"; Id = 'AgentNotConfigured' }
+        @{
+            Name = 'Agent = $null'; Ticket = 'CANT-2'; Id = 'AgentNotConfigured'
+            Config = '@{ Agent = $null }'
+        }
     ) {
         BeforeAll {
-            $repo = New-TestRepository -Root $TestDrive -Name "cannot-$Id" -Config $Config
+            # The feature is made with a working agent; the configuration changes afterwards.
+            $repo = New-TestRepository -Root $TestDrive -Name "cannot-$Id" -Config (New-AgentConfig)
             Push-Location $repo
-            $null = New-Feature $Ticket 'Cannot start' -WarningAction SilentlyContinue
+            $null = New-Feature $Ticket 'Cannot start'
+            [IO.File]::WriteAllText((Join-Path $repo '.worktreetools.psd1'), $Config)
         }
 
         AfterAll {
@@ -486,7 +510,8 @@ Describe 'Start-FeatureAgent' {
         }
 
         It 'refuses with <Id> and opens no window' {
-            $thrown = { Start-FeatureAgent review $Ticket -ErrorAction Stop } | Should -Throw -PassThru
+            $thrown = { Start-FeatureAgent review $Ticket -ErrorAction Stop } |
+                Should -Throw -PassThru
             $thrown.FullyQualifiedErrorId | Should -BeExactly "$Id,$Command"
             Get-TmuxWindow -Socket $Socket -Session $Ticket | Should -Not -Contain 'ai-review'
         }
@@ -505,16 +530,49 @@ Describe 'Start-FeatureAgent' {
             Pop-Location
         }
 
-        # Known bug: Start-FeatureAgent feature finds the NotStarted record of the plain ai
-        # window and returns it, starting nothing and reporting no error.
-        It 'refuses the plain ai window instead of returning the NotStarted record' -Skip {
-            $thrown = { Start-FeatureAgent feature LATER-1 -ErrorAction Stop } | Should -Throw -PassThru
-            $thrown.FullyQualifiedErrorId | Should -BeExactly "AgentWindowTaken,$Command"
+        It 'starts it in the ai window the missing program left plain' {
+            $agent = Start-FeatureAgent feature LATER-1
+            $agent.Window | Should -BeExactly 'ai'
+            $agent.State | Should -Not -BeIn 'NotStarted', 'Exited'
+            $agent.Reason | Should -Not -Match 'no-such-agent-xyz'
+            Get-ProcessName -Id (Get-PaneProcess -Session 'LATER-1' -Window 'ai') |
+                Should -BeExactly 'fake-agent'
+            $path = (Get-Feature LATER-1).Path
+            $prompt = 'args: [--prompt] [You are working on ticket LATER-1'
+            $null = Wait-AgentLog -Path $path -Text $prompt
+        }
+    }
+
+    Context 'a feature made with -NoAgent' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'plain-repo' -Config (New-AgentConfig)
+            Push-Location $repo
+            $null = New-Feature PLAIN-1 'Plain ai window' -NoAgent
         }
 
-        It 'starts it in a new window with -New' {
-            $agent = Start-FeatureAgent feature LATER-1 -New
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'refuses the feature role in the plain ai window with AgentWindowTaken' {
+            $shell = Get-PaneProcess -Session 'PLAIN-1' -Window 'ai'
+            $thrown = { Start-FeatureAgent feature PLAIN-1 -ErrorAction Stop } |
+                Should -Throw -PassThru
+            $thrown.FullyQualifiedErrorId | Should -BeExactly "AgentWindowTaken,$Command"
+            Get-PaneProcess -Session 'PLAIN-1' -Window 'ai' | Should -Be $shell
+            Test-ProcessAlive -Id $shell | Should -BeTrue
+        }
+
+        It 'starts the feature role in ai-2 with -New' {
+            $agent = Start-FeatureAgent feature PLAIN-1 -New
             $agent.Window | Should -BeExactly 'ai-2'
+            $agent.Role | Should -BeExactly 'feature'
+            $agent.State | Should -Not -BeIn 'NotStarted', 'Exited'
+        }
+
+        It 'starts other roles in their own windows' {
+            $agent = Start-FeatureAgent review PLAIN-1
+            $agent.Window | Should -BeExactly 'ai-review'
             $agent.State | Should -Not -BeIn 'NotStarted', 'Exited'
         }
     }

@@ -160,6 +160,28 @@ public sealed class AgentService
         return Inspect([(feature, [record])])[0];
     }
 
+    /// <summary>
+    /// Refuses a window this module did not start an agent in: any other (such as a plain ai
+    /// window when the agent was missing) may run the user's shell.
+    /// </summary>
+    private void RequireAgentWindow(FeatureRecord feature, string window, string role, string outcome)
+    {
+        if (!HasAgent(feature, window))
+        {
+            var record = store.Load(feature.Ticket).FirstOrDefault(r => r.Window == window);
+            throw new WorktreeToolsException(
+                "AgentNotRunning",
+                FailureKind.InvalidOperation,
+                $"The window '{window}' of {feature.Ticket} has no agent started by this module "
+                + $"({record?.Reason ?? "none was started there"}), so {outcome}. "
+                + $"Start one with: Start-FeatureAgent {role} -Ticket {feature.Ticket}",
+                feature.Ticket);
+        }
+    }
+
+    private bool HasAgent(FeatureRecord feature, string window) =>
+        store.Load(feature.Ticket).Any(r => r.Window == window && r.Reason is null);
+
     private string RoleOfWindow(string window) =>
         window == FeatureWindow ? FeatureRole
             : window.StartsWith(FeatureWindow + "-", StringComparison.Ordinal) ? window[(FeatureWindow.Length + 1)..]
@@ -184,19 +206,7 @@ public sealed class AgentService
                 feature.Ticket);
         }
 
-        // Only a window this module started an agent in may receive text: any other (such as
-        // a plain ai window when the agent was missing) may run a shell, which would run it.
-        var record = store.Load(feature.Ticket).FirstOrDefault(r => r.Window == window);
-        if (record is null || record.Reason is not null)
-        {
-            throw new WorktreeToolsException(
-                "AgentNotRunning",
-                FailureKind.InvalidOperation,
-                $"The window '{window}' of {feature.Ticket} has no agent started by this module "
-                + $"({record?.Reason ?? "none was started there"}), so the text was not sent. "
-                + $"Start one with: Start-FeatureAgent {role} -Ticket {feature.Ticket}",
-                feature.Ticket);
-        }
+        RequireAgentWindow(feature, window, role, "the text was not sent");
         workspace.Tmux.PasteIntoWindow(feature.Session, window, text);
         log.Verbose($"Sent {text.Length} characters to the agent in '{window}' of {feature.Ticket}.");
     }
@@ -211,6 +221,10 @@ public sealed class AgentService
         if (pane is null || pane.Dead)
         {
             return "it was not running";
+        }
+        if (!HasAgent(feature, window))
+        {
+            return "no agent started by this module runs there, so nothing was stopped";
         }
         var tree = ProcessTree.Descendants([pane.ProcessId]);
         workspace.Tmux.Run("send-keys", "-t", $"={feature.Session}:={window}", "C-c");
@@ -375,7 +389,8 @@ public sealed class AgentService
         var prompt = RenderPrompt(feature, role);
         var promptFile = Path.Combine(store.FolderOf(feature.Ticket), window + ".prompt.md");
         Directory.CreateDirectory(Path.GetDirectoryName(promptFile)!);
-        File.WriteAllText(promptFile, prompt);
+        // Standard input gets the prompt as whole lines, so what is typed next starts a new one.
+        File.WriteAllText(promptFile, prompt.EndsWith('\n') ? prompt : prompt + "\n");
 
         // The prompt is data in the argument list or a file, never text typed into a shell.
         var arguments = Config.Arguments

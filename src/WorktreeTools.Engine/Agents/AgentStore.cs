@@ -54,8 +54,14 @@ public sealed class AgentStore
     }
 
     /// <summary>Forgets the agent of one window, when a window is made without one.</summary>
-    public void Forget(string ticket, string window) =>
-        File.Delete(Path.Combine(FolderOf(ticket), window + ".json"));
+    public void Forget(string ticket, string window)
+    {
+        var file = Path.Combine(FolderOf(ticket), window + ".json");
+        if (File.Exists(file))
+        {
+            File.Delete(file);
+        }
+    }
 
     /// <summary>Forgets every agent of a feature.</summary>
     public void Forget(string ticket)

@@ -123,7 +123,7 @@ public sealed class FeatureReader
         var processes = new FeatureProcessReader(workspace).List(records).ToLookup(p => p.Ticket);
         foreach (var status in statuses.Where(s => s.Ticket is not null))
         {
-            status.Agents = [.. agents[status.Ticket!]];
+            status.Agents = agents[status.Ticket!].ToList();
             status.CpuPercent = Math.Round(processes[status.Ticket!].Sum(p => p.CpuPercent), 1);
             status.MemoryMB = Math.Round(processes[status.Ticket!].Sum(p => p.MemoryMB), 1);
         }

@@ -19,5 +19,5 @@ public sealed record FeatureRecord(
 
     /// <summary>Every port of the block, first to last.</summary>
     public IReadOnlyList<int> Ports =>
-        Port is { } first ? [.. Enumerable.Range(first, PortCount)] : [];
+        Port is { } first ? Enumerable.Range(first, PortCount).ToArray() : [];
 }

@@ -62,6 +62,27 @@ public static partial class ProcessTree
         return found;
     }
 
+    /// <summary>The exit code or signal of a zombie process, from /proc; nulls otherwise.</summary>
+    public static (int? ExitCode, int? Signal) ExitStatus(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+
+            // The state is the first field after the name; exit_code (field 52) is the last.
+            if (fields[0] != "Z" || !int.TryParse(fields[^1].Trim(), out var code))
+            {
+                return (null, null);
+            }
+            return (code & 0x7f) == 0 ? ((code >> 8) & 0xff, null) : (null, code & 0x7f);
+        }
+        catch (IOException)
+        {
+            return (null, null);
+        }
+    }
+
     /// <summary>Seconds since the machine started, from /proc/uptime.</summary>
     public static double Uptime()
     {

@@ -196,6 +196,12 @@ public sealed class TmuxServer
                 status = int.TryParse(parts[0], out var code) ? code : null;
                 signal = parts.Length > 1 && int.TryParse(parts[1], out var number) ? number : null;
             }
+            if (dead && status is null && signal is null)
+            {
+                // Limitation: tmux 3.3 sometimes has not collected the status yet; while the
+                // process is a zombie, /proc still holds it. Otherwise it stays unknown.
+                (status, signal) = ProcessTree.ExitStatus(pid);
+            }
             panes.Add((f[0], new PaneInfo(f[1], pid, dead, status, f[5]) { ExitSignal = signal }));
         }
         return panes;

@@ -118,7 +118,6 @@ public sealed class QueueTests : IDisposable
         var all = claims.SelectMany(c => c).ToList();
         Assert.Equal(400, all.Count);
         Assert.Equal(400, all.Distinct().Count());
-        Assert.True(claims.Count(c => c.Count > 0) >= 2, "the connections took turns");
     }
 
     [Fact]

@@ -144,6 +144,11 @@ public sealed class FeatureReader
         }
         status.LastJobs = history.Load(status.Ticket);
         var failed = status.LastJobs.Where(j => j.Failed).ToList();
+        if (failed.Count > 0)
+        {
+            var latest = failed.OrderByDescending(j => j.End ?? DateTimeOffset.MinValue).First();
+            status.RecentErrors = RecentErrors.FromLog(latest.LogPath);
+        }
         if (failed.Count > 0 && status.FailedReason is null)
         {
             status.FailedReason = string.Join("; ", failed.Select(j =>

@@ -74,6 +74,9 @@ public sealed class FeatureStatus
     /// <summary>The last run of each job in this feature.</summary>
     public IReadOnlyList<LastJob> LastJobs { get; internal set; } = [];
 
+    /// <summary>The last lines that look like errors in the log of the most recent failed job.</summary>
+    public IReadOnlyList<string> RecentErrors { get; internal set; } = [];
+
     /// <summary>The feature's AI agents and what each is doing.</summary>
     public IReadOnlyList<FeatureAgent> Agents { get; internal set; } = [];
 

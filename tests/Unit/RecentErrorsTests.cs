@@ -1,0 +1,44 @@
+using WorktreeTools.Engine.Jobs;
+using Xunit;
+
+namespace WorktreeTools.Tests;
+
+public sealed class RecentErrorsTests : IDisposable
+{
+    private readonly string log = Path.Combine(Path.GetTempPath(), $"wt-log-{Guid.NewGuid():N}.log");
+
+    public void Dispose() => File.Delete(log);
+
+    [Fact]
+    public void I_can_get_the_last_error_lines_of_a_log()
+    {
+        var lines = Enumerable.Range(1, 10).Select(i => $"ok {i}")
+            .Concat(["src/a.c:3: error: x undeclared", "  FAIL tests/login.test.js", "done"])
+            .Concat(Enumerable.Range(1, 7).Select(i => $"Error {i}"));
+        File.WriteAllLines(log, lines);
+
+        var errors = RecentErrors.FromLog(log);
+
+        Assert.Equal(["Error 3", "Error 4", "Error 5", "Error 6", "Error 7"], errors);
+    }
+
+    [Fact]
+    public void I_get_nothing_from_a_clean_or_missing_log()
+    {
+        File.WriteAllText(log, "all good\n--- WorktreeTools: output cut at 10 bytes ---\n");
+
+        Assert.Empty(RecentErrors.FromLog(log));
+        Assert.Empty(RecentErrors.FromLog(log + ".missing"));
+        Assert.Empty(RecentErrors.FromLog(null));
+    }
+
+    [Fact]
+    public void I_get_long_lines_shortened()
+    {
+        File.WriteAllText(log, "error: " + new string('x', 500) + "\n");
+
+        var line = Assert.Single(RecentErrors.FromLog(log));
+
+        Assert.True(line.Length <= 201);
+    }
+}

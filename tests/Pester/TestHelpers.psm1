@@ -406,7 +406,7 @@ function Get-TmuxPaneProcess {
         [string] $Session
     )
 
-    $scope = if ($Session) { @('-s', '-t', "=$Session") } else { @('-a') }
+    $scope = @(if ($Session) { '-s', '-t', "=$Session" } else { '-a' })
     $panes = Invoke-Tmux $Socket list-panes @scope -F '#{pane_pid}'
     if ($panes) {
         Get-ProcessTree -Id ([int[]]@($panes))

@@ -26,6 +26,26 @@ public sealed class FeatureProcessReader
         var uptime = ProcessTree.Uptime();
         var found = new List<FeatureProcess>();
         var seen = new HashSet<int>();
+
+        // Jobs first: they run in groups of their own, and may have been started from another
+        // feature's window, whose tree would otherwise claim them.
+        var groups = snapshot.Values.Select(p => p.ProcessGroup).ToHashSet();
+        var tickets = records.Select(r => r.Ticket).ToHashSet(StringComparer.Ordinal);
+        foreach (var job in new RunningJobs(workspace.Repository.StateDirectory).List(groups))
+        {
+            foreach (var process in snapshot.Values.Where(p => p.ProcessGroup == job.ProcessGroup))
+            {
+                if (tickets.Contains(job.Ticket))
+                {
+                    Add(process, job.Ticket, job.Job);
+                }
+                else
+                {
+                    seen.Add(process.Pid);
+                }
+            }
+        }
+
         var panes = workspace.Tmux.ListAllPanes();
         foreach (var record in records)
         {
@@ -38,20 +58,6 @@ public sealed class FeatureProcessReader
             }
         }
 
-        // Jobs run in groups of their own, outside the sessions.
-        var groups = snapshot.Values.Select(p => p.ProcessGroup).ToHashSet();
-        var tickets = records.Select(r => r.Ticket).ToHashSet(StringComparer.Ordinal);
-        foreach (var job in new RunningJobs(workspace.Repository.StateDirectory).List(groups))
-        {
-            if (!tickets.Contains(job.Ticket))
-            {
-                continue;
-            }
-            foreach (var process in snapshot.Values.Where(p => p.ProcessGroup == job.ProcessGroup))
-            {
-                Add(process, job.Ticket, job.Job);
-            }
-        }
         return [.. found.OrderBy(p => p.Ticket, StringComparer.Ordinal).ThenBy(p => p.Role).ThenBy(p => p.Pid)];
 
         void Add(ProcessIdentity process, string ticket, string role)

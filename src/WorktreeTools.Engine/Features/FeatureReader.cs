@@ -105,21 +105,20 @@ public sealed class FeatureReader
         return [.. results];
     }
 
-    /// <summary>Adds each feature's agents; one look at all of them together.</summary>
+    /// <summary>
+    /// Adds each feature's agents (one look at all of them together) and the processor and
+    /// memory use of its processes (one scan of /proc for all).
+    /// </summary>
     private void AddAgents(FeatureStatus[] statuses)
     {
-        var alive = statuses
-            .Where(s => s.Ticket is not null && s.SessionAlive)
-            .Select(s => s.Ticket!)
-            .ToHashSet(StringComparer.Ordinal);
-        var records = alive.Count == 0
-            ? []
-            : workspace.Store.LoadAll().Where(r => alive.Contains(r.Ticket)).ToList();
-        if (records.Count == 0)
+        var tickets = statuses.Where(s => s.Ticket is not null).Select(s => s.Ticket!).ToHashSet();
+        if (tickets.Count == 0)
         {
             return;
         }
-        var agents = new Agents.AgentService(workspace).List(records).ToLookup(a => a.Ticket);
+        var records = workspace.Store.LoadAll().Where(r => tickets.Contains(r.Ticket)).ToList();
+        var alive = records.Where(r => statuses.Any(s => s.Ticket == r.Ticket && s.SessionAlive));
+        var agents = new Agents.AgentService(workspace).List(alive).ToLookup(a => a.Ticket);
         var processes = new FeatureProcessReader(workspace).List(records).ToLookup(p => p.Ticket);
         foreach (var status in statuses.Where(s => s.Ticket is not null))
         {

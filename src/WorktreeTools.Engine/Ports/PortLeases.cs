@@ -51,7 +51,14 @@ public sealed class PortLeases
     }
 
     /// <summary>Gives a block back; nothing happens when it was not leased.</summary>
-    public void Release(int first) => File.Delete(LeaseFile(first));
+    public void Release(int first)
+    {
+        var lease = LeaseFile(first);
+        if (File.Exists(lease))
+        {
+            File.Delete(lease);
+        }
+    }
 
     private string LeaseFile(int first) => Path.Combine(folder, $"{first}.lease");
 

@@ -103,7 +103,9 @@ function Invoke-PesterTests {
         $env:WORKTREETOOLS_MODULE = $Module
         Import-Module $Pester -Force
         $config = New-PesterConfiguration
-        $config.Run.Path = @(Get-ChildItem $Tests -Filter "$Filter.Tests.ps1" | ForEach-Object FullName)
+        $config.Run.Path = @(
+            Get-ChildItem $Tests -Filter "$Filter.Tests.ps1" | ForEach-Object FullName
+        )
         $config.Run.PassThru = $true
         $config.Output.Verbosity = 'Normal'
         $result = Invoke-Pester -Configuration $config
@@ -114,7 +116,10 @@ function Invoke-PesterTests {
         "PESTER-COUNTS $($result.PassedCount) $failed"
     }
     $arguments = @(
-        $pester, (Join-Path $root 'tests/Pester'), $Filter, (Join-Path $moduleDir 'WorktreeTools.psd1')
+        $pester,
+        (Join-Path $root 'tests/Pester'),
+        $Filter,
+        (Join-Path $moduleDir 'WorktreeTools.psd1')
     )
     $lines = & dotnet pwsh -NoProfile -NonInteractive -Command $script -args $arguments
     $counts = $null
@@ -141,7 +146,8 @@ switch ($Task) {
         $pester = Invoke-PesterTests
         $passed = $unit.Passed + $pester.Passed
         $failed = $unit.Failed + $pester.Failed
-        Write-Host "xunit: $($unit.Passed) passed, $($unit.Failed) failed; Pester: $($pester.Passed) passed, $($pester.Failed) failed"
+        Write-Host ("xunit: $($unit.Passed) passed, $($unit.Failed) failed; " +
+            "Pester: $($pester.Passed) passed, $($pester.Failed) failed")
         Write-Host "$passed passed, $failed failed"
         exit ([int]($failed -gt 0))
     }

@@ -12,7 +12,8 @@
 .PARAMETER Repository
     The repository to clone: a local path or a URL.
 .EXAMPLE
-    dotnet pwsh -NoProfile -File build/Invoke-Demo.ps1 -Module out/WorktreeTools/WorktreeTools.psd1 -Repository .
+    dotnet pwsh -NoProfile -File build/Invoke-Demo.ps1 `
+        -Module out/WorktreeTools/WorktreeTools.psd1 -Repository .
 #>
 [CmdletBinding()]
 param(
@@ -53,7 +54,11 @@ try {
     New-Item -ItemType Directory -Path $scratch | Out-Null
 
     # A local path is turned into a full one so git does not read it relative to $scratch.
-    $source = if (Test-Path $Repository) { (Resolve-Path $Repository).ProviderPath } else { $Repository }
+    $source = if (Test-Path $Repository) {
+        (Resolve-Path $Repository).ProviderPath
+    } else {
+        $Repository
+    }
     Write-Step "Cloning $source into a scratch folder (tmux socket: $socket)"
     git clone --quiet $source (Join-Path $scratch 'repo')
     if ($LASTEXITCODE -ne 0) {
@@ -85,7 +90,8 @@ try {
     Write-Step 'A job in every feature, two at a time'
     if (-not (Test-Path .worktreetools.psd1)) {
         # A real, quick check that works on any repository: whitespace errors in the branch.
-        Set-Content .worktreetools.psd1 "@{ Jobs = @{ test = 'git diff --check `"`$FEATURE_BASE`"...HEAD' } }"
+        Set-Content .worktreetools.psd1 ("@{ Jobs = @{ test = " +
+            "'git diff --check `"`$FEATURE_BASE`"...HEAD' } }")
         Write-Host 'No .worktreetools.psd1 in this repository; the demo made one:'
         Get-Content .worktreetools.psd1 | Write-Host
     }

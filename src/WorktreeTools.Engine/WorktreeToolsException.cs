@@ -13,7 +13,9 @@ public enum FailureKind
     WriteError,
 }
 
-/// <summary>A failure with a stable id, a kind, the thing it concerns and a remedy in its message.</summary>
+/// <summary>
+/// A failure with a stable id, a kind, the thing it concerns and a remedy in its message.
+/// </summary>
 public sealed class WorktreeToolsException : Exception
 {
     public WorktreeToolsException(

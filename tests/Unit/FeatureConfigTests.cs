@@ -67,7 +67,11 @@ public class FeatureConfigTests
         { "Windows", new object[] { "editor" }, "Windows" },
         { "Windows", new object[] { new Hashtable { ["Command"] = "x" } }, "Windows.Name" },
         { "Windows", new object[] { new Hashtable { ["Name"] = "a b" } }, "Windows.Name" },
-        { "Windows", new object[] { new Hashtable { ["Name"] = "a", ["Size"] = 3 } }, "Windows.Size" },
+        {
+            "Windows",
+            new object[] { new Hashtable { ["Name"] = "a", ["Size"] = 3 } },
+            "Windows.Size"
+        },
         { "Jobs", "dotnet test", "Jobs" },
         { "Jobs", new Hashtable { ["test"] = 3 }, "Jobs.test" },
         { "Setup", 42, "Setup" },

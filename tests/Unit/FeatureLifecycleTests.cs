@@ -72,7 +72,9 @@ public sealed class FeatureLifecycleTests : IDisposable
     public async Task I_can_try_a_feature_whose_setup_fails_and_find_nothing_left_behind()
     {
         await Task.Yield();
-        var config = FeatureConfig.FromData(new Hashtable { ["Setup"] = "echo broken >&2; exit 3" }, "x");
+        var config = FeatureConfig.FromData(
+            new Hashtable { ["Setup"] = "echo broken >&2; exit 3" },
+            "x");
         var workspace = repo.Workspace(config);
 
         var error = Assert.Throws<WorktreeToolsException>(() => Create(workspace, "ABC-1"));

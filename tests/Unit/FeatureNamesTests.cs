@@ -67,7 +67,8 @@ public class FeatureNamesTests
     [InlineData("_x")]
     public void I_can_try_a_ticket_git_or_tmux_cannot_take_and_get_an_error(string ticket)
     {
-        var error = Assert.Throws<WorktreeToolsException>(() => FeatureNames.ValidateTicket(ticket));
+        var error = Assert.Throws<WorktreeToolsException>(
+            () => FeatureNames.ValidateTicket(ticket));
 
         Assert.Equal("InvalidTicket", error.ErrorId);
         Assert.Equal(FailureKind.InvalidArgument, error.Kind);
@@ -78,7 +79,8 @@ public class FeatureNamesTests
     {
         var ticket = new string('A', FeatureNames.MaxTicketLength + 1);
 
-        var error = Assert.Throws<WorktreeToolsException>(() => FeatureNames.ValidateTicket(ticket));
+        var error = Assert.Throws<WorktreeToolsException>(
+            () => FeatureNames.ValidateTicket(ticket));
 
         Assert.Contains("longer than", error.Message);
     }
@@ -105,7 +107,11 @@ public class FeatureNamesTests
     [InlineData("feature/{Ticket}-{Description}", "ABC-1", "add-login", "feature/ABC-1-add-login")]
     [InlineData("feature/{Ticket}-{Description}", "ABC-1", "", "feature/ABC-1")]
     [InlineData("{Ticket}/{Description}", "ABC-1", "", "ABC-1")]
-    public void I_can_expand_a_branch_template(string template, string ticket, string slug, string branch)
+    public void I_can_expand_a_branch_template(
+        string template,
+        string ticket,
+        string slug,
+        string branch)
     {
         Assert.Equal(branch, FeatureNames.ExpandBranch(template, ticket, slug));
     }

@@ -12,7 +12,8 @@ public class ProcessTreeTests
     public async Task I_can_stop_a_tree_with_grandchildren_and_one_that_ignores_signals()
     {
         // Arrange: sh -> (sh ignoring HUP and TERM -> sleep) and sh -> sleep.
-        using var root = Start("trap '' HUP TERM; sh -c 'trap \"\" HUP TERM; sleep 600' & sleep 600 & wait");
+        using var root = Start(
+            "trap '' HUP TERM; sh -c 'trap \"\" HUP TERM; sleep 600' & sleep 600 & wait");
         var tree = await WaitForTree(root.Id, tree => tree.Count(p => Name(p.Pid) == "sleep") == 2);
 
         // Act
@@ -20,7 +21,9 @@ public class ProcessTreeTests
 
         // Assert
         Assert.Equal(tree.Count, report.Found);
-        Assert.True(report.Killed >= 2, $"expected the signal-ignoring shells to be killed: {report}");
+        Assert.True(
+            report.Killed >= 2,
+            $"expected the signal-ignoring shells to be killed: {report}");
         await WaitUntil(() => tree.All(p => !ProcessTree.IsAlive(p)));
     }
 

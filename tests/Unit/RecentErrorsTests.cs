@@ -5,7 +5,9 @@ namespace WorktreeTools.Tests;
 
 public sealed class RecentErrorsTests : IDisposable
 {
-    private readonly string log = Path.Combine(Path.GetTempPath(), $"wt-log-{Guid.NewGuid():N}.log");
+    private readonly string log = Path.Combine(
+        Path.GetTempPath(),
+        $"wt-log-{Guid.NewGuid():N}.log");
 
     public void Dispose() => File.Delete(log);
 

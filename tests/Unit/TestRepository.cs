@@ -54,7 +54,10 @@ public sealed class TestRepository : IDisposable
 
     public static string Git(string directory, params string[] arguments)
     {
-        var outcome = CommandRunner.Run("git", ["-C", directory, .. arguments], environment: Identity);
+        var outcome = CommandRunner.Run(
+            "git",
+            ["-C", directory, .. arguments],
+            environment: Identity);
         if (!outcome.Succeeded)
         {
             throw new InvalidOperationException(

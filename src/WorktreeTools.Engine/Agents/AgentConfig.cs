@@ -9,17 +9,23 @@ public enum PromptDelivery
     /// <summary>As one argument, where <c>{Prompt}</c> stands in the argument list.</summary>
     Argument,
 
-    /// <summary>As a file, whose path stands for <c>{PromptFile}</c> in the argument list.</summary>
+    /// <summary>
+    /// As a file, whose path stands for <c>{PromptFile}</c> in the argument list.
+    /// </summary>
     File,
 
     /// <summary>On standard input, followed by what is typed into the window.</summary>
     StandardInput,
 }
 
-/// <summary>The AI coding agent every feature runs, from the <c>Agent</c> configuration key.</summary>
+/// <summary>
+/// The AI coding agent every feature runs, from the <c>Agent</c> configuration key.
+/// </summary>
 public sealed class AgentConfig
 {
-    /// <summary>Patterns of a screen's last lines that show an agent waiting for the user.</summary>
+    /// <summary>
+    /// Patterns of a screen's last lines that show an agent waiting for the user.
+    /// </summary>
     public static readonly IReadOnlyList<string> DefaultWaitingPatterns =
     [
         @"(?i)\b(do you want|would you like|press enter|waiting for (your )?input)\b",
@@ -86,7 +92,10 @@ public sealed class AgentConfig
         }
         if (value is not IDictionary table)
         {
-            throw Invalid(file, "Agent", "it must be a hashtable such as @{ Command = 'claude' }, or $null");
+            throw Invalid(
+                file,
+                "Agent",
+                "it must be a hashtable such as @{ Command = 'claude' }, or $null");
         }
 
         var command = Default.Command;
@@ -109,7 +118,10 @@ public sealed class AgentConfig
                     var text = Text(field.Value, file, "Agent.Prompt");
                     if (!Enum.TryParse(text, ignoreCase: true, out prompt))
                     {
-                        throw Invalid(file, "Agent.Prompt", "it must be Argument, File or StandardInput");
+                        throw Invalid(
+                            file,
+                            "Agent.Prompt",
+                            "it must be Argument, File or StandardInput");
                     }
                     break;
                 case "templates":
@@ -117,7 +129,9 @@ public sealed class AgentConfig
                     break;
                 case "waitingpatterns":
                     patterns = Compile(
-                        List(field.Value, file, "Agent.WaitingPatterns"), file, "Agent.WaitingPatterns");
+                        List(field.Value, file, "Agent.WaitingPatterns"),
+                        file,
+                        "Agent.WaitingPatterns");
                     break;
                 default:
                     throw Invalid(
@@ -137,7 +151,9 @@ public sealed class AgentConfig
             && !arguments.Any(a => a.Contains(placeholder, StringComparison.Ordinal)))
         {
             throw Invalid(
-                file, "Agent.Arguments", $"with Prompt = '{prompt}' an argument must hold {placeholder}");
+                file,
+                "Agent.Arguments",
+                $"with Prompt = '{prompt}' an argument must hold {placeholder}");
         }
         return new AgentConfig(command, arguments, prompt, templates, patterns);
     }
@@ -153,7 +169,10 @@ public sealed class AgentConfig
             }
             catch (ArgumentException ex)
             {
-                throw Invalid(file, key, $"'{pattern}' is not a valid regular expression: {ex.Message}");
+                throw Invalid(
+                    file,
+                    key,
+                    $"'{pattern}' is not a valid regular expression: {ex.Message}");
             }
         }
         return compiled;
@@ -162,7 +181,10 @@ public sealed class AgentConfig
     private static string Text(object? value, string file, string key) =>
         value is string { Length: > 0 } text
             ? text
-            : throw Invalid(file, key, $"it must be a non-empty string, not {value?.GetType().Name ?? "nothing"}");
+            : throw Invalid(
+                file,
+                key,
+                $"it must be a non-empty string, not {value?.GetType().Name ?? "nothing"}");
 
     private static List<string> List(object? value, string file, string key) => value switch
     {

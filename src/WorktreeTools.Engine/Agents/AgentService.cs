@@ -45,7 +45,9 @@ public sealed class AgentService
 
     private AgentConfig Config => workspace.Config.Agent;
 
-    /// <summary>The window name of a role: <c>ai</c> for the feature role, else <c>ai-ROLE</c>.</summary>
+    /// <summary>
+    /// The window name of a role: <c>ai</c> for the feature role, else <c>ai-ROLE</c>.
+    /// </summary>
     public static string WindowOf(string role) =>
         role == FeatureRole ? FeatureWindow : $"{FeatureWindow}-{role}";
 
@@ -53,7 +55,9 @@ public sealed class AgentService
     /// The window New-Feature gives the feature's agent, and the record to save once the
     /// session exists; a plain window (and a record saying why) when no agent can start.
     /// </summary>
-    public (WindowSpec Window, AgentRecord? Record) PlanFeatureAgent(FeatureRecord feature, bool noAgent)
+    public (WindowSpec Window, AgentRecord? Record) PlanFeatureAgent(
+        FeatureRecord feature,
+        bool noAgent)
     {
         var plain = new WindowSpec(FeatureWindow, null);
         if (noAgent || !Config.Enabled)
@@ -66,7 +70,13 @@ public sealed class AgentService
             var reason = $"the agent program '{command}' is not installed or not on PATH";
             log.Warning($"No agent in {feature.Ticket}: {reason}. Install it, or set Agent in "
                 + $"{FeatureConfig.FileName}.");
-            return (plain, new AgentRecord(feature.Ticket, FeatureRole, FeatureWindow, command, null, reason));
+            return (plain, new AgentRecord(
+                feature.Ticket,
+                FeatureRole,
+                FeatureWindow,
+                command,
+                null,
+                reason));
         }
         var window = AgentWindow(feature, FeatureRole, FeatureWindow);
         return (window, new AgentRecord(
@@ -146,12 +156,14 @@ public sealed class AgentService
         var environment = FeatureEnvironment.Of(feature);
         if (existing is not null)
         {
-            log.Verbose($"Restarting the {role} agent in the window '{window}' of {feature.Ticket}.");
+            log.Verbose(
+                $"Restarting the {role} agent in the window '{window}' of {feature.Ticket}.");
             workspace.Tmux.RespawnWindow(feature.Session, spec, feature.Path, environment);
         }
         else
         {
-            log.Verbose($"Starting the {role} agent in a new window '{window}' of {feature.Ticket}.");
+            log.Verbose(
+                $"Starting the {role} agent in a new window '{window}' of {feature.Ticket}.");
             workspace.Tmux.NewWindow(feature.Session, spec, feature.Path, environment);
         }
         var record = new AgentRecord(
@@ -164,7 +176,11 @@ public sealed class AgentService
     /// Refuses a window this module did not start an agent in: any other (such as a plain ai
     /// window when the agent was missing) may run the user's shell.
     /// </summary>
-    private void RequireAgentWindow(FeatureRecord feature, string window, string role, string outcome)
+    private void RequireAgentWindow(
+        FeatureRecord feature,
+        string window,
+        string role,
+        string outcome)
     {
         if (!HasAgent(feature, window))
         {
@@ -184,7 +200,8 @@ public sealed class AgentService
 
     private string RoleOfWindow(string window) =>
         window == FeatureWindow ? FeatureRole
-            : window.StartsWith(FeatureWindow + "-", StringComparison.Ordinal) ? window[(FeatureWindow.Length + 1)..]
+            : window.StartsWith(FeatureWindow + "-", StringComparison.Ordinal)
+                ? window[(FeatureWindow.Length + 1)..]
             : window;
 
     /// <summary>The agents of features, each with its state; looks twice when it must.</summary>
@@ -195,7 +212,8 @@ public sealed class AgentService
     public void Send(FeatureRecord feature, string window, string text)
     {
         var role = RoleOfWindow(window);
-        var pane = workspace.Tmux.ListPanes(feature.Session).FirstOrDefault(p => p.Window == window);
+        var pane = workspace.Tmux.ListPanes(feature.Session)
+            .FirstOrDefault(p => p.Window == window);
         if (pane is null || pane.Dead)
         {
             throw new WorktreeToolsException(
@@ -208,7 +226,8 @@ public sealed class AgentService
 
         RequireAgentWindow(feature, window, role, "the text was not sent");
         workspace.Tmux.PasteIntoWindow(feature.Session, window, text);
-        log.Verbose($"Sent {text.Length} characters to the agent in '{window}' of {feature.Ticket}.");
+        log.Verbose(
+            $"Sent {text.Length} characters to the agent in '{window}' of {feature.Ticket}.");
     }
 
     /// <summary>
@@ -217,7 +236,8 @@ public sealed class AgentService
     /// </summary>
     public string Stop(FeatureRecord feature, string window, TimeSpan grace)
     {
-        var pane = workspace.Tmux.ListPanes(feature.Session).FirstOrDefault(p => p.Window == window);
+        var pane = workspace.Tmux.ListPanes(feature.Session)
+            .FirstOrDefault(p => p.Window == window);
         if (pane is null || pane.Dead)
         {
             return "it was not running";
@@ -239,7 +259,8 @@ public sealed class AgentService
         }
         var report = ProcessTree.Stop(tree, grace);
         return report.Killed > 0
-            ? $"it ignored the interrupt and the terminate signal, and {report.Killed} process(es) were killed"
+            ? $"it ignored the interrupt and the terminate signal, and {report.Killed} process(es) "
+                + "were killed"
             : "it ignored the interrupt and ended on the terminate signal";
     }
 
@@ -247,10 +268,12 @@ public sealed class AgentService
     /// Looks at agents. Where no recent earlier look exists, it looks a second time shortly
     /// after (once for all of them), since a state needs two looks to tell what moves.
     /// </summary>
-    private List<FeatureAgent> Inspect(List<(FeatureRecord Feature, List<AgentRecord> Records)> features)
+    private List<FeatureAgent> Inspect(
+        List<(FeatureRecord Feature, List<AgentRecord> Records)> features)
     {
         var agents = new List<FeatureAgent>();
-        var looks = new List<(FeatureAgent Agent, AgentRecord Record, string Session, Look First)>();
+        var looks =
+            new List<(FeatureAgent Agent, AgentRecord Record, string Session, Look First)>();
         var allPanes = features.Any(f => f.Records.Count > 0)
             ? workspace.Tmux.ListAllPanes()
             : Enumerable.Empty<PaneInfo>().ToLookup(_ => string.Empty);
@@ -301,7 +324,8 @@ public sealed class AgentService
         {
             Thread.Sleep(SecondLook);
         }
-        var unsure = new List<(FeatureAgent Agent, AgentRecord Record, string Session, Look First)>();
+        var unsure =
+            new List<(FeatureAgent Agent, AgentRecord Record, string Session, Look First)>();
         foreach (var (agent, record, session, first) in looks)
         {
             var before = record.LastSample;
@@ -311,7 +335,8 @@ public sealed class AgentService
                 now = TakeLook(session, record.Window, first.Pid);
                 before = first.ToSample(AgentState.Unknown, first.Time);
             }
-            if (Decide(agent, before!, now) == AgentState.Unknown && IsFresh(record.LastSample, first))
+            if (Decide(agent, before!, now) == AgentState.Unknown
+                && IsFresh(record.LastSample, first))
             {
                 // What moved since an earlier look may have stopped since: look again shortly.
                 unsure.Add((agent, record, session, first));
@@ -335,7 +360,8 @@ public sealed class AgentService
     /// <summary>Saves a look, keeping the time the state began when it did not change.</summary>
     private void Remember(FeatureAgent agent, AgentRecord record, Look now)
     {
-        var since = record.LastSample is { } last && last.State == agent.State && last.Pid == now.Pid
+        var since = record.LastSample is { } last && last.State == agent.State
+            && last.Pid == now.Pid
             ? last.Since
             : now.Time;
         agent.Since = since;
@@ -345,7 +371,9 @@ public sealed class AgentService
     private AgentState Decide(FeatureAgent agent, AgentSample before, Look now)
     {
         var seconds = (now.Time - before.Time).TotalSeconds;
-        var cpu = seconds > 0 ? (now.CpuTicks - before.CpuTicks) / TicksPerSecond / seconds * 100 : 0;
+        var cpu = seconds > 0
+            ? (now.CpuTicks - before.CpuTicks) / TicksPerSecond / seconds * 100
+            : 0;
         agent.CpuPercent = Math.Round(Math.Max(0, cpu), 1);
         agent.MemoryMB = Math.Round(now.ResidentBytes / 1048576.0, 1);
         agent.LastLines = now.Lines;
@@ -355,7 +383,8 @@ public sealed class AgentService
             && Config.WaitingPatterns.Any(p => now.Lines.TakeLast(3).Any(l => p.IsMatch(l)));
         (agent.State, agent.Reason) = (busy, prompt) switch
         {
-            (true, false) => (AgentState.Working, $"{agent.CpuPercent}% processor or a changing screen"),
+            (true, false)
+                => (AgentState.Working, $"{agent.CpuPercent}% processor or a changing screen"),
             (false, true) => (AgentState.WaitingForInput, "it shows a prompt and nothing moves"),
             (false, false) => (AgentState.Idle, "nothing moves and no known prompt shows"),
             _ => (AgentState.Unknown, "it shows a prompt, but its screen or processor still moves"),
@@ -382,7 +411,10 @@ public sealed class AgentService
     private static List<string> LastLines(string? screen) =>
         screen is null
             ? []
-            : [.. screen.Split('\n').Select(l => l.TrimEnd()).Where(l => l.Length > 0).TakeLast(ShownLines)];
+            : [.. screen.Split('\n')
+                .Select(l => l.TrimEnd())
+                .Where(l => l.Length > 0)
+                .TakeLast(ShownLines)];
 
     private WindowSpec AgentWindow(FeatureRecord feature, string role, string window)
     {
@@ -398,12 +430,15 @@ public sealed class AgentService
                 .Replace("{Prompt}", prompt, StringComparison.Ordinal))
             .ToList();
         List<string> program = Config.Prompt == PromptDelivery.StandardInput
-            ? ["sh", "-c", "f=$1; shift; cat -- \"$f\" - | \"$@\"", "sh", promptFile, Config.Command!, .. arguments]
+            ? ["sh", "-c", "f=$1; shift; cat -- \"$f\" - | \"$@\"", "sh", promptFile,
+                Config.Command!, .. arguments]
             : [Config.Command!, .. arguments];
         return new WindowSpec(window, null) { Program = program, KeepDeadPane = true };
     }
 
-    /// <summary>The prompt of a role for a feature, from the user's template or the shipped one.</summary>
+    /// <summary>
+    /// The prompt of a role for a feature, from the user's template or the shipped one.
+    /// </summary>
     public string RenderPrompt(FeatureRecord feature, string role)
     {
         var template = File.ReadAllText(FindTemplate(role));
@@ -443,7 +478,8 @@ public sealed class AgentService
         throw new WorktreeToolsException(
             "AgentRoleUnknown",
             FailureKind.ObjectNotFound,
-            $"There is no prompt template for the role '{role}' (roles: {string.Join(", ", Roles())}). "
+            $"There is no prompt template for the role '{role}' "
+            + $"(roles: {string.Join(", ", Roles())}). "
             + $"Add {role}.md to {Path.Combine(Config.Templates)} in the main worktree.",
             role);
     }
@@ -462,7 +498,8 @@ public sealed class AgentService
 
     private static void ValidateRole(string role)
     {
-        if (role.Length is 0 or > 32 || !role.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-'))
+        if (role.Length is 0 or > 32
+            || !role.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-'))
         {
             throw new WorktreeToolsException(
                 "InvalidAgentRole",

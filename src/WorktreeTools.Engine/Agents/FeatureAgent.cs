@@ -53,7 +53,9 @@ public sealed class FeatureAgent
     /// <summary>Since when the agent has been in this state, as far as has been seen.</summary>
     public DateTimeOffset? Since { get; internal set; }
 
-    /// <summary>Processor use of the agent's process tree since the last look, in percent.</summary>
+    /// <summary>
+    /// Processor use of the agent's process tree since the last look, in percent.
+    /// </summary>
     public double? CpuPercent { get; internal set; }
 
     /// <summary>Resident memory of the agent's process tree, in megabytes.</summary>

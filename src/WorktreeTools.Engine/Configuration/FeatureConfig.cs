@@ -220,7 +220,9 @@ public sealed class FeatureConfig
         if (value is not IDictionary table)
         {
             throw Invalid(
-                file, "Queue", "it must be a hashtable such as @{ MaxAttempts = 3; RetryDelaySec = 10 }");
+                file,
+                "Queue",
+                "it must be a hashtable such as @{ MaxAttempts = 3; RetryDelaySec = 10 }");
         }
         var policy = Engine.Queue.QueuePolicy.Default;
         foreach (DictionaryEntry field in table)
@@ -237,13 +239,16 @@ public sealed class FeatureConfig
                     if (field.Value is not int seconds || seconds < 0)
                     {
                         throw Invalid(file, "Queue.RetryDelaySec",
-                            $"it must be a whole number of seconds, 0 or more, not {field.Value ?? "nothing"}");
+                            $"it must be a whole number of seconds, 0 or more, "
+                            + $"not {field.Value ?? "nothing"}");
                     }
                     policy = policy with { RetryDelay = TimeSpan.FromSeconds(seconds) };
                     break;
                 default:
                     throw Invalid(
-                        file, $"Queue.{field.Key}", "the queue has only MaxAttempts and RetryDelaySec");
+                        file,
+                        $"Queue.{field.Key}",
+                        "the queue has only MaxAttempts and RetryDelaySec");
             }
         }
         return policy;
@@ -263,7 +268,9 @@ public sealed class FeatureConfig
                 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
             {
                 throw Invalid(
-                    file, $"Jobs.{job.Key}", "a job name may hold only letters, digits, '-', '_', '.'");
+                    file,
+                    $"Jobs.{job.Key}",
+                    "a job name may hold only letters, digits, '-', '_', '.'");
             }
             jobs[name] = RequireText(job.Value, file, $"Jobs.{name}");
         }
@@ -273,7 +280,10 @@ public sealed class FeatureConfig
     private static List<string> ReadTextList(object? value, string file, string key) =>
         AsList(value, file, key).Select(item => RequireText(item, file, key)).ToList();
 
-    private static IEnumerable<object?> AsList(object? value, string file, string key) => value switch
+    private static IEnumerable<object?> AsList(
+        object? value,
+        string file,
+        string key) => value switch
     {
         string or IDictionary => [value],
         IEnumerable list => list.Cast<object?>(),

@@ -77,7 +77,9 @@ public sealed class Feature
     /// <summary>When the feature was made.</summary>
     public DateTimeOffset? Created { get; }
 
-    /// <summary>True for features this module made; false for other worktrees shown by -All.</summary>
+    /// <summary>
+    /// True for features this module made; false for other worktrees shown by -All.
+    /// </summary>
     public bool IsManaged { get; }
 
     /// <summary>True for the repository's main worktree.</summary>

@@ -41,7 +41,10 @@ public sealed class FeatureCreator
                 existing);
         }
 
-        var branch = FeatureNames.ExpandBranch(workspace.Config.BranchTemplate, request.Ticket, slug);
+        var branch = FeatureNames.ExpandBranch(
+            workspace.Config.BranchTemplate,
+            request.Ticket,
+            slug);
         var path = Path.Combine(workspace.WorktreeRoot, request.Ticket);
         return new FeaturePlan(
             request.Ticket,
@@ -175,7 +178,8 @@ public sealed class FeatureCreator
             if (BranchExists(record.Branch))
             {
                 RefuseBranchInUse(record.Branch, record.Path, worktrees);
-                log.Verbose($"The folder '{record.Path}' was gone; adding it again on '{record.Branch}'.");
+                log.Verbose($"The folder '{record.Path}' was gone; adding it again on "
+                    + $"'{record.Branch}'.");
 
                 // -f replaces the stale registration of this same path (and nothing else).
                 var arguments = new List<string> { "worktree", "add" };
@@ -184,12 +188,17 @@ public sealed class FeatureCreator
                     arguments.Add("-f");
                 }
                 arguments.AddRange([record.Path, record.Branch]);
-                GitCli.RunOrThrow(main, "WorktreeAddFailed", "Adding the worktree again", [.. arguments]);
+                GitCli.RunOrThrow(
+                    main,
+                    "WorktreeAddFailed",
+                    "Adding the worktree again",
+                    [.. arguments]);
             }
             else
             {
                 log.Warning(
-                    $"The branch '{record.Branch}' was gone; making it again from '{record.Base}'.");
+                    $"The branch '{record.Branch}' was gone; making it again from "
+                    + $"'{record.Base}'.");
                 if (registered)
                 {
                     RemoveWorktree(record.Path, main);

@@ -1,6 +1,8 @@
 namespace WorktreeTools.Engine.Features;
 
-/// <summary>The environment variables through which a feature's values reach its programs.</summary>
+/// <summary>
+/// The environment variables through which a feature's values reach its programs.
+/// </summary>
 public static class FeatureEnvironment
 {
     /// <summary>

@@ -19,7 +19,9 @@ public static partial class FeatureNames
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*$")]
     private static partial Regex TicketPattern();
 
-    /// <summary>Throws a <see cref="WorktreeToolsException"/> that says what is wrong with a ticket.</summary>
+    /// <summary>
+    /// Throws a <see cref="WorktreeToolsException"/> that says what is wrong with a ticket.
+    /// </summary>
     public static void ValidateTicket(string? ticket)
     {
         if (string.IsNullOrEmpty(ticket))
@@ -40,7 +42,8 @@ public static partial class FeatureNames
         }
         if (!TicketPattern().IsMatch(ticket))
         {
-            var bad = ticket.FirstOrDefault(c => !(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'));
+            var bad = ticket.FirstOrDefault(
+                c => !(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'));
             throw InvalidTicket(ticket, bad == default
                 ? "it does not start with a letter or digit"
                 : $"it contains '{Printable(bad)}'");
@@ -115,7 +118,9 @@ public static partial class FeatureNames
     /// <summary>
     /// The tmux session name of a ticket: the ticket with every '.' replaced by '_'.
     /// </summary>
-    /// <remarks>tmux itself rewrites '.' and ':' in session names; this makes the rewrite ours.</remarks>
+    /// <remarks>
+    /// tmux itself rewrites '.' and ':' in session names; this makes the rewrite ours.
+    /// </remarks>
     public static string SessionName(string ticket) => ticket.Replace('.', '_');
 
     /// <summary>Expands a branch template such as <c>feature/{Ticket}-{Description}</c>.</summary>
@@ -179,8 +184,9 @@ public static partial class FeatureNames
         new(
             "InvalidTicket",
             FailureKind.InvalidArgument,
-            $"The ticket '{Printable(ticket)}' cannot be used: {problem}. A ticket is 1 to {MaxTicketLength} "
-            + "letters, digits, '.', '_' or '-', starting with a letter or digit, such as 'ABC-123'.",
+            $"The ticket '{Printable(ticket)}' cannot be used: {problem}. "
+            + $"A ticket is 1 to {MaxTicketLength} letters, digits, '.', '_' or '-', "
+            + "starting with a letter or digit, such as 'ABC-123'.",
             ticket);
 
     private static WorktreeToolsException InvalidDescription(string description, string problem) =>

@@ -3,7 +3,9 @@ using WorktreeTools.Engine.Processes;
 
 namespace WorktreeTools.Engine.Features;
 
-/// <summary>Finds every process that belongs to features: their windows' trees and their jobs.</summary>
+/// <summary>
+/// Finds every process that belongs to features: their windows' trees and their jobs.
+/// </summary>
 public sealed class FeatureProcessReader
 {
     private readonly Workspace workspace;
@@ -58,7 +60,10 @@ public sealed class FeatureProcessReader
             }
         }
 
-        return [.. found.OrderBy(p => p.Ticket, StringComparer.Ordinal).ThenBy(p => p.Role).ThenBy(p => p.Pid)];
+        return [.. found
+            .OrderBy(p => p.Ticket, StringComparer.Ordinal)
+            .ThenBy(p => p.Role)
+            .ThenBy(p => p.Pid)];
 
         void Add(ProcessIdentity process, string ticket, string role)
         {

@@ -205,7 +205,9 @@ public sealed class FeatureReader
                 head.Sha, head.MessageShort, head.Author.Name, head.Author.When);
             if (feature.Base is not null && repository.Lookup<Commit>(feature.Base) is { } baseTip)
             {
-                var divergence = repository.ObjectDatabase.CalculateHistoryDivergence(head, baseTip);
+                var divergence = repository.ObjectDatabase.CalculateHistoryDivergence(
+                    head,
+                    baseTip);
                 status.AheadOfBase = divergence.AheadBy;
                 status.BehindBase = divergence.BehindBy;
             }
@@ -256,7 +258,9 @@ public sealed class FeatureReader
         }
     }
 
-    /// <summary>Checks that a linked worktree's .git file points at an existing git folder.</summary>
+    /// <summary>
+    /// Checks that a linked worktree's .git file points at an existing git folder.
+    /// </summary>
     private static string? CheckGitLink(string path, bool isMain)
     {
         var link = Path.Combine(path, ".git");
@@ -275,7 +279,9 @@ public sealed class FeatureReader
         }
         var target = text["gitdir:".Length..].Trim();
         target = Path.GetFullPath(target, path);
-        return Directory.Exists(target) ? null : $"its .git file points to '{target}', which is gone";
+        return Directory.Exists(target)
+            ? null
+            : $"its .git file points to '{target}', which is gone";
     }
 
     /// <summary>Compares two folder paths after making them full and trimming separators.</summary>

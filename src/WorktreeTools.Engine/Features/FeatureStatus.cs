@@ -74,13 +74,17 @@ public sealed class FeatureStatus
     /// <summary>The last run of each job in this feature.</summary>
     public IReadOnlyList<LastJob> LastJobs { get; internal set; } = [];
 
-    /// <summary>The last lines that look like errors in the log of the most recent failed job.</summary>
+    /// <summary>
+    /// The last lines that look like errors in the log of the most recent failed job.
+    /// </summary>
     public IReadOnlyList<string> RecentErrors { get; internal set; } = [];
 
     /// <summary>The feature's AI agents and what each is doing.</summary>
     public IReadOnlyList<FeatureAgent> Agents { get; internal set; } = [];
 
-    /// <summary>The state of the feature's main agent (the <c>ai</c> window), if it has one.</summary>
+    /// <summary>
+    /// The state of the feature's main agent (the <c>ai</c> window), if it has one.
+    /// </summary>
     public AgentState? Agent => Agents.FirstOrDefault(a => a.Role == "feature")?.State;
 
     /// <summary>True when any of the feature's agents waits for the user.</summary>

@@ -80,7 +80,8 @@ public sealed class FeatureStopper
         {
             log.Verbose(
                 $"Stopped {report.Found} processes of '{session}': {report.Terminated} ended "
-                + $"when asked, {report.Killed} were killed after {options.GracePeriod.TotalSeconds} s.");
+                + $"when asked, {report.Killed} were killed after "
+                + $"{options.GracePeriod.TotalSeconds} s.");
         }
         var stopped = workspace.Tmux.KillSession(session);
         feature.SessionAlive = false;
@@ -103,7 +104,12 @@ public sealed class FeatureStopper
             if (deletable)
             {
                 GitCli.RunOrThrow(
-                    main, "BranchDeleteFailed", "Deleting the branch", "branch", "-D", feature.Branch!);
+                    main,
+                    "BranchDeleteFailed",
+                    "Deleting the branch",
+                    "branch",
+                    "-D",
+                    feature.Branch!);
                 log.Verbose($"Deleted the branch '{feature.Branch}'.");
                 branchDeleted = true;
             }
@@ -160,7 +166,8 @@ public sealed class FeatureStopper
         foreach (var keeper in new[] { feature.Base, branch.TrackedBranch?.CanonicalName })
         {
             if (keeper is not null && repository.Lookup<Commit>(keeper) is { } keeperTip
-                && repository.ObjectDatabase.CalculateHistoryDivergence(tip, keeperTip).AheadBy == 0)
+                && repository.ObjectDatabase
+                    .CalculateHistoryDivergence(tip, keeperTip).AheadBy == 0)
             {
                 return true;
             }

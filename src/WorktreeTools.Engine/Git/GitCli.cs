@@ -5,7 +5,9 @@ namespace WorktreeTools.Engine.Git;
 /// <summary>The git command line, for what LibGit2Sharp does not do safely (worktrees).</summary>
 public static class GitCli
 {
-    /// <summary>Runs git in a folder with the given arguments; never throws for exit codes.</summary>
+    /// <summary>
+    /// Runs git in a folder with the given arguments; never throws for exit codes.
+    /// </summary>
     public static CommandOutcome Run(string directory, params string[] arguments) =>
         CommandRunner.Run("git", ["-C", directory, .. arguments], environment: QuietEnvironment);
 

@@ -9,7 +9,9 @@ public sealed class RepositoryLocation
         MainWorktree = mainWorktree;
     }
 
-    /// <summary>The git folder shared by every worktree (the main worktree's <c>.git</c>).</summary>
+    /// <summary>
+    /// The git folder shared by every worktree (the main worktree's <c>.git</c>).
+    /// </summary>
     public string CommonDirectory { get; }
 
     /// <summary>The main worktree's folder, or null for a bare repository.</summary>
@@ -18,7 +20,9 @@ public sealed class RepositoryLocation
     /// <summary>The folder holding this module's own state, inside the common git folder.</summary>
     public string StateDirectory => Path.Combine(CommonDirectory, "worktreetools");
 
-    /// <summary>The main worktree, or an error that says a bare repository cannot hold features.</summary>
+    /// <summary>
+    /// The main worktree, or an error that says a bare repository cannot hold features.
+    /// </summary>
     public string RequireMainWorktree() =>
         MainWorktree ?? throw new WorktreeToolsException(
             "BareRepositoryNotSupported",

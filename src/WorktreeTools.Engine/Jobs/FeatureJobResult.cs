@@ -15,7 +15,9 @@ public enum JobStatus
     /// <summary>The command was stopped because the invocation was stopped (Ctrl+C).</summary>
     Cancelled,
 
-    /// <summary>The command never started: the invocation was stopped or failed fast first.</summary>
+    /// <summary>
+    /// The command never started: the invocation was stopped or failed fast first.
+    /// </summary>
     NotStarted,
 
     /// <summary>The command was not run: nothing changed since it last succeeded.</summary>
@@ -81,7 +83,9 @@ public sealed class FeatureJobResult
     /// <summary>Processor time of the job's whole process tree.</summary>
     public TimeSpan? CpuTime { get; internal set; }
 
-    /// <summary>Peak resident memory of the job's whole process tree, in bytes, as sampled.</summary>
+    /// <summary>
+    /// Peak resident memory of the job's whole process tree, in bytes, as sampled.
+    /// </summary>
     public long? PeakMemory { get; internal set; }
 
     /// <summary>The commit checked out when the job started.</summary>

@@ -4,7 +4,11 @@ namespace WorktreeTools.Engine.Jobs;
 public abstract record JobEvent;
 
 /// <summary>A job attempt started, in a process group of its own.</summary>
-public sealed record JobStarted(string Ticket, int Attempt, int ProcessGroup, JobWork Work) : JobEvent;
+public sealed record JobStarted(
+    string Ticket,
+    int Attempt,
+    int ProcessGroup,
+    JobWork Work) : JobEvent;
 
 /// <summary>A line of a job's output (only with <see cref="JobOutputMode.Lines"/>).</summary>
 public sealed record JobOutputLine(string Ticket, string Line) : JobEvent;

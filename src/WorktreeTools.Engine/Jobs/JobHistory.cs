@@ -22,7 +22,8 @@ public sealed class JobHistory
         var directory = Path.Combine(folder, ticket);
         Directory.CreateDirectory(directory);
         var target = Path.Combine(directory, last.Job + ".json");
-        var temporary = $"{target}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp";
+        var temporary =
+            $"{target}.{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp";
         File.WriteAllText(temporary, JsonSerializer.Serialize(last));
         File.Move(temporary, target, overwrite: true);
     }

@@ -70,7 +70,11 @@ public sealed class JobLog
             yield break;
         }
         using var reader = new StreamReader(
-            new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete),
+            new FileStream(
+                Path,
+                FileMode.Open,
+                FileAccess.Read,
+                FileShare.ReadWrite | FileShare.Delete),
             Encoding.UTF8);
         while (reader.ReadLine() is { } line)
         {
@@ -161,11 +165,13 @@ public sealed class JobLog
         var buffer = new byte[size];
         stream.Seek(-size, SeekOrigin.End);
         stream.ReadExactly(buffer);
-        var lines = Encoding.UTF8.GetString(buffer).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var lines = Encoding.UTF8.GetString(buffer)
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
         for (var i = lines.Length - 1; i >= 0; i--)
         {
             var tab = lines[i].IndexOf('\t');
-            if (tab > 0 && long.TryParse(lines[i][..tab], CultureInfo.InvariantCulture, out var seq))
+            if (tab > 0
+                && long.TryParse(lines[i][..tab], CultureInfo.InvariantCulture, out var seq))
             {
                 return seq;
             }

@@ -1,6 +1,8 @@
 namespace WorktreeTools;
 
-/// <summary>One row of the joblog: a job run as GNU parallel's --joblog records it, and more.</summary>
+/// <summary>
+/// One row of the joblog: a job run as GNU parallel's --joblog records it, and more.
+/// </summary>
 public sealed record JobLogEntry(
     long Seq,
     string Host,

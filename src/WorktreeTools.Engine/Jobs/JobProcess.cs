@@ -680,7 +680,9 @@ public sealed class JobProcess : IDisposable
     {
         private readonly object _gate = new();
 
-        /// <summary>What the kernel calls the pipe (<c>pipe:[inode]</c>), or null once closed.</summary>
+        /// <summary>
+        /// What the kernel calls the pipe (<c>pipe:[inode]</c>), or null once closed.
+        /// </summary>
         public string? Name =>
             handle.IsClosed
                 ? null

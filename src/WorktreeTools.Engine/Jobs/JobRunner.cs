@@ -80,7 +80,9 @@ public sealed class JobRunner : IAsyncDisposable
         pending.Writer.TryWrite(work);
     }
 
-    /// <summary>Says that no more features will come; workers end when the queue is empty.</summary>
+    /// <summary>
+    /// Says that no more features will come; workers end when the queue is empty.
+    /// </summary>
     public void Complete() => pending.Writer.TryComplete();
 
     /// <summary>Stops everything: running jobs are stopped, queued ones are not started.</summary>
@@ -143,7 +145,9 @@ public sealed class JobRunner : IAsyncDisposable
         {
             var result = await RunFeatureAsync(work).ConfigureAwait(false);
             string? output = null;
-            if (options.Output == JobOutputMode.Block && result.LogPath is { } log && File.Exists(log))
+            if (options.Output == JobOutputMode.Block
+                && result.LogPath is { } log
+                && File.Exists(log))
             {
                 output = await File.ReadAllTextAsync(log, Encoding.UTF8).ConfigureAwait(false);
             }
@@ -189,7 +193,8 @@ public sealed class JobRunner : IAsyncDisposable
             && last.Commit == result.Commit)
         {
             result.Status = JobStatus.Skipped;
-            result.Reason = $"unchanged since it succeeded on {ShortSha(last.Commit)} at {last.End:g}";
+            result.Reason =
+                $"unchanged since it succeeded on {ShortSha(last.Commit)} at {last.End:g}";
             result.LogPath = last.LogPath;
             Record(feature, result, attempt: 0);
             return result;
@@ -259,7 +264,11 @@ public sealed class JobRunner : IAsyncDisposable
             {
                 peaks[process.ProcessGroup] = 0;
             }
-            events.Writer.TryWrite(new JobStarted(feature.Ticket, attempt, process.ProcessGroup, work));
+            events.Writer.TryWrite(new JobStarted(
+                feature.Ticket,
+                attempt,
+                process.ProcessGroup,
+                work));
             using var registration = runningJobs.Add(
                 new RunningJob(feature.Ticket, result.Job, process.ProcessGroup));
             var pump = PumpAsync(process.Output, log, feature.Ticket);
@@ -443,7 +452,12 @@ public sealed class JobRunner : IAsyncDisposable
         return total;
     }
 
-    private void EmitLines(Decoder decoder, byte[] buffer, int count, StringBuilder line, string ticket)
+    private void EmitLines(
+        Decoder decoder,
+        byte[] buffer,
+        int count,
+        StringBuilder line,
+        string ticket)
     {
         var chars = new char[decoder.GetCharCount(buffer, 0, count)];
         decoder.GetChars(buffer, 0, count, chars, 0);
@@ -507,7 +521,10 @@ public sealed class JobRunner : IAsyncDisposable
     }
 
     /// <summary>Records a job that never started, in the joblog only (not as a last run).</summary>
-    private FeatureJobResult NotStarted(FeatureRecord feature, FeatureJobResult result, string reason)
+    private FeatureJobResult NotStarted(
+        FeatureRecord feature,
+        FeatureJobResult result,
+        string reason)
     {
         result.Status = JobStatus.NotStarted;
         result.Reason = reason;
@@ -569,7 +586,8 @@ public sealed class JobRunner : IAsyncDisposable
         }
     }
 
-    private static string ShortSha(string? sha) => sha is null ? "?" : sha[..Math.Min(7, sha.Length)];
+    private static string ShortSha(string? sha) =>
+        sha is null ? "?" : sha[..Math.Min(7, sha.Length)];
 
     private void SetRunning(string ticket, bool on)
     {

@@ -12,12 +12,15 @@ public static partial class RecentErrors
 
     // Words and markers that test runners, compilers and linters put on their error lines.
     [GeneratedRegex(
-        @"(?i)(\berror\b|\bfailed\b|\bfailure\b|\bexception\b|\bfatal\b|\bpanic\b|^\s*FAIL\b|ERR!|\bassert)",
+        @"(?i)(\berror\b|\bfailed\b|\bfailure\b|\bexception\b|\bfatal\b|\bpanic\b|"
+        + @"^\s*FAIL\b|ERR!|\bassert)",
         RegexOptions.None,
         matchTimeoutMilliseconds: 1000)]
     private static partial Regex ErrorLine();
 
-    /// <summary>The last few error-looking lines of the end of a log; empty when it has none.</summary>
+    /// <summary>
+    /// The last few error-looking lines of the end of a log; empty when it has none.
+    /// </summary>
     public static IReadOnlyList<string> FromLog(string? logPath)
     {
         if (logPath is null || !File.Exists(logPath))
@@ -41,7 +44,8 @@ public static partial class RecentErrors
         }
         return tail.Split('\n')
             .Select(line => line.TrimEnd('\r').Trim())
-            .Where(line => line.Length > 0 && !line.StartsWith("--- WorktreeTools:", StringComparison.Ordinal))
+            .Where(line => line.Length > 0
+                && !line.StartsWith("--- WorktreeTools:", StringComparison.Ordinal))
             .Where(line => ErrorLine().IsMatch(line))
             .TakeLast(MaxLines)
             .Select(line => line.Length > MaxWidth ? line[..MaxWidth] + "…" : line)

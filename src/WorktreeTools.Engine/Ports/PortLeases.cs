@@ -24,7 +24,9 @@ public sealed class PortLeases
     public int Lease(string ticket, PortRange range)
     {
         Directory.CreateDirectory(folder);
-        for (var first = range.First; first + range.BlockSize - 1 <= range.Last; first += range.BlockSize)
+        for (var first = range.First;
+            first + range.BlockSize - 1 <= range.Last;
+            first += range.BlockSize)
         {
             var lease = LeaseFile(first);
             if (File.Exists(lease) || !AllFree(first, range.BlockSize))
@@ -62,14 +64,19 @@ public sealed class PortLeases
 
     private string LeaseFile(int first) => Path.Combine(folder, $"{first}.lease");
 
-    /// <summary>True when every port of the block can be bound on all addresses right now.</summary>
+    /// <summary>
+    /// True when every port of the block can be bound on all addresses right now.
+    /// </summary>
     internal static bool AllFree(int first, int count)
     {
         for (var port = first; port < first + count; port++)
         {
             try
             {
-                using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                using var listener = new Socket(
+                    AddressFamily.InterNetwork,
+                    SocketType.Stream,
+                    ProtocolType.Tcp);
                 listener.Bind(new IPEndPoint(IPAddress.Any, port));
             }
             catch (SocketException)

@@ -2,7 +2,9 @@ using System.Collections;
 
 namespace WorktreeTools.Engine.Ports;
 
-/// <summary>The ports features lease blocks from, from the <c>Ports</c> configuration key.</summary>
+/// <summary>
+/// The ports features lease blocks from, from the <c>Ports</c> configuration key.
+/// </summary>
 public sealed record PortRange(int First, int Last, int BlockSize)
 {
     /// <summary>The default: blocks of 10 between 20000 and 29999.</summary>
@@ -11,7 +13,9 @@ public sealed record PortRange(int First, int Last, int BlockSize)
     /// <inheritdoc />
     public override string ToString() => $"{First}-{Last} in blocks of {BlockSize}";
 
-    /// <summary>Reads <c>@{ First = 20000; Last = 29999; BlockSize = 10 }</c>, or null (none).</summary>
+    /// <summary>
+    /// Reads <c>@{ First = 20000; Last = 29999; BlockSize = 10 }</c>, or null (none).
+    /// </summary>
     public static PortRange? FromData(object? value, string file)
     {
         if (value is null or false)
@@ -20,7 +24,10 @@ public sealed record PortRange(int First, int Last, int BlockSize)
         }
         if (value is not IDictionary table)
         {
-            throw Invalid(file, "Ports", "it must be a hashtable such as @{ First = 20000; Last = 29999; BlockSize = 10 }");
+            throw Invalid(
+                file,
+                "Ports",
+                "it must be a hashtable such as @{ First = 20000; Last = 29999; BlockSize = 10 }");
         }
         var (first, last, size) = (Default.First, Default.Last, Default.BlockSize);
         foreach (DictionaryEntry field in table)
@@ -46,7 +53,10 @@ public sealed record PortRange(int First, int Last, int BlockSize)
         }
         if (first > last || size > last - first + 1)
         {
-            throw Invalid(file, "Ports", $"First ({first}) must not be above Last ({last}), and one "
+            throw Invalid(
+                file,
+                "Ports",
+                $"First ({first}) must not be above Last ({last}), and one "
                 + $"block of {size} must fit between them");
         }
         return new PortRange(first, last, size);

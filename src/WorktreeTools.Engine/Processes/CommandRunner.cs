@@ -16,16 +16,22 @@ public sealed record CommandOutcome(int ExitCode, string StandardOutput, string 
         get
         {
             var text = string.IsNullOrWhiteSpace(StandardError) ? StandardOutput : StandardError;
-            var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var lines = text.Split(
+                '\n',
+                StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             return lines.Length == 0 ? $"exit code {ExitCode}" : lines[^1];
         }
     }
 }
 
-/// <summary>Runs programs with an argument list (never a shell string) and captures output.</summary>
+/// <summary>
+/// Runs programs with an argument list (never a shell string) and captures output.
+/// </summary>
 public static class CommandRunner
 {
-    /// <summary>Runs a program to its end and returns what it printed; never throws for exit codes.</summary>
+    /// <summary>
+    /// Runs a program to its end and returns what it printed; never throws for exit codes.
+    /// </summary>
     public static CommandOutcome Run(
         string program,
         IEnumerable<string> arguments,
@@ -47,7 +53,8 @@ public static class CommandRunner
         }
         if (standardInput is not null)
         {
-            command = command.WithStandardInputPipe(PipeSource.FromString(standardInput, Encoding.UTF8));
+            command = command.WithStandardInputPipe(
+                PipeSource.FromString(standardInput, Encoding.UTF8));
         }
 
         try

@@ -1,6 +1,8 @@
 namespace WorktreeTools;
 
-/// <summary>A process that belongs to a feature: in one of its windows, or one of its jobs.</summary>
+/// <summary>
+/// A process that belongs to a feature: in one of its windows, or one of its jobs.
+/// </summary>
 public sealed class FeatureProcess
 {
     internal FeatureProcess(string ticket, string role, int pid)
@@ -19,10 +21,14 @@ public sealed class FeatureProcess
     /// <summary>The process id.</summary>
     public int Pid { get; }
 
-    /// <summary>The process id, under the name Stop-Process and Get-Process bind from the pipeline.</summary>
+    /// <summary>
+    /// The process id, under the name Stop-Process and Get-Process bind from the pipeline.
+    /// </summary>
     public int Id => Pid;
 
-    /// <summary>Processor use over the process's life, in percent of one core (as ps shows it).</summary>
+    /// <summary>
+    /// Processor use over the process's life, in percent of one core (as ps shows it).
+    /// </summary>
     public double CpuPercent { get; internal set; }
 
     /// <summary>Resident memory in megabytes.</summary>

@@ -2,8 +2,14 @@ using System.Runtime.InteropServices;
 
 namespace WorktreeTools.Engine.Processes;
 
-/// <summary>A process seen in <c>/proc</c>, with the start time that tells it from a reused id.</summary>
-public readonly record struct ProcessIdentity(int Pid, int ParentPid, int ProcessGroup, ulong StartTicks);
+/// <summary>
+/// A process seen in <c>/proc</c>, with the start time that tells it from a reused id.
+/// </summary>
+public readonly record struct ProcessIdentity(
+    int Pid,
+    int ParentPid,
+    int ProcessGroup,
+    ulong StartTicks);
 
 /// <summary>How a group of processes was stopped.</summary>
 public sealed record StopReport(int Found, int Terminated, int Killed)
@@ -25,7 +31,8 @@ public static partial class ProcessTree
         var processes = new Dictionary<int, ProcessIdentity>();
         foreach (var folder in Directory.EnumerateDirectories("/proc"))
         {
-            if (int.TryParse(Path.GetFileName(folder), out var pid) && TryRead(pid, out var process))
+            if (int.TryParse(Path.GetFileName(folder), out var pid)
+                && TryRead(pid, out var process))
             {
                 processes[pid] = process;
             }
@@ -94,7 +101,11 @@ public static partial class ProcessTree
     /// Describes a process for a feature: processor use over its life, memory, start time and
     /// command line. Null when it has ended.
     /// </summary>
-    public static FeatureProcess? Describe(ProcessIdentity process, string ticket, string role, double uptime)
+    public static FeatureProcess? Describe(
+        ProcessIdentity process,
+        string ticket,
+        string role,
+        double uptime)
     {
         string cmdline;
         try
@@ -117,7 +128,9 @@ public static partial class ProcessTree
         };
     }
 
-    /// <summary>Processor time (user and system) a process used, in clock ticks; 0 when gone.</summary>
+    /// <summary>
+    /// Processor time (user and system) a process used, in clock ticks; 0 when gone.
+    /// </summary>
     public static long CpuTicks(int pid)
     {
         try
@@ -157,7 +170,8 @@ public static partial class ProcessTree
 
     /// <summary>True when that process (same id and same start time) still runs.</summary>
     public static bool IsAlive(ProcessIdentity process) =>
-        TryRead(process.Pid, out var now) && now.StartTicks == process.StartTicks && !IsZombie(process.Pid);
+        TryRead(process.Pid, out var now) && now.StartTicks == process.StartTicks
+            && !IsZombie(process.Pid);
 
     /// <summary>
     /// Stops processes gracefully: hang-up and terminate signals, a bounded wait, then a kill

@@ -22,7 +22,9 @@ public sealed class TmuxServer
 
     private readonly string[] prefix;
 
-    /// <summary>Uses the given socket name, or the default server when it is null or empty.</summary>
+    /// <summary>
+    /// Uses the given socket name, or the default server when it is null or empty.
+    /// </summary>
     public TmuxServer(string? socketName)
     {
         SocketName = string.IsNullOrEmpty(socketName) ? null : socketName;
@@ -136,7 +138,10 @@ public sealed class TmuxServer
         RequireInstalled();
         var arguments = new List<string> { "new-window", "-d", "-t", Exact(session) + ":" };
         AddWindowArguments(arguments, session, window, directory, environment);
-        RunOrThrow("TmuxWindowFailed", $"create the window '{window.Name}' in '{session}'", arguments);
+        RunOrThrow(
+            "TmuxWindowFailed",
+            $"create the window '{window.Name}' in '{session}'",
+            arguments);
     }
 
     /// <summary>Starts a window's program again in its (dead or living) pane.</summary>
@@ -156,7 +161,10 @@ public sealed class TmuxServer
             arguments.AddRange(["-e", $"{name}={value}"]);
         }
         arguments.AddRange(ProgramOf(window));
-        RunOrThrow("TmuxWindowFailed", $"restart the window '{window.Name}' in '{session}'", arguments);
+        RunOrThrow(
+            "TmuxWindowFailed",
+            $"restart the window '{window.Name}' in '{session}'",
+            arguments);
     }
 
     /// <summary>Every pane of a session, with its process and whether its program ended.</summary>
@@ -165,13 +173,15 @@ public sealed class TmuxServer
 
     /// <summary>Every pane of every session, by session name, in one tmux call.</summary>
     public ILookup<string, PaneInfo> ListAllPanes() =>
-        (IsInstalled ? ReadPanes(["-a"]) : []).ToLookup(p => p.Session, p => p.Pane, StringComparer.Ordinal);
+        (IsInstalled ? ReadPanes(["-a"]) : [])
+            .ToLookup(p => p.Session, p => p.Pane, StringComparer.Ordinal);
 
     private List<(string Session, PaneInfo Pane)> ReadPanes(string[] scope)
     {
         var outcome = Run(
             ["list-panes", .. scope, "-F",
-             "#{session_name}\t#{window_name}\t#{pane_pid}\t#{pane_dead}\t#{pane_id}\t#{pane_current_command}"]);
+             "#{session_name}\t#{window_name}\t#{pane_pid}\t#{pane_dead}\t#{pane_id}\t"
+             + "#{pane_current_command}"]);
         if (!outcome.Succeeded)
         {
             return [];
@@ -189,7 +199,12 @@ public sealed class TmuxServer
             // tmux 3.3 leaves pane_dead_status empty in list-panes; display-message has it.
             int? status = null;
             int? signal = null;
-            if (dead && Run("display-message", "-p", "-t", f[4], "#{pane_dead_status}|#{pane_dead_signal}")
+            if (dead && Run(
+                    "display-message",
+                    "-p",
+                    "-t",
+                    f[4],
+                    "#{pane_dead_status}|#{pane_dead_signal}")
                 is { Succeeded: true } shown)
             {
                 var parts = shown.StandardOutput.Trim().Split('|');
@@ -211,7 +226,8 @@ public sealed class TmuxServer
     public string? CaptureWindow(string session, string window, int lines)
     {
         var outcome = Run(
-            "capture-pane", "-p", "-J", "-S", (-lines).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "capture-pane", "-p", "-J", "-S",
+            (-lines).ToString(System.Globalization.CultureInfo.InvariantCulture),
             "-t", Target(session, window));
         return outcome.Succeeded ? outcome.StandardOutput : null;
     }
@@ -329,7 +345,8 @@ public sealed class TmuxServer
         if (window.KeepDeadPane)
         {
             arguments.AddRange(
-                [";", "set-option", "-w", "-t", Target(session, window.Name), "remain-on-exit", "on"]);
+                [";", "set-option", "-w", "-t", Target(session, window.Name),
+                    "remain-on-exit", "on"]);
         }
     }
 

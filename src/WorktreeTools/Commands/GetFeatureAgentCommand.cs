@@ -54,7 +54,9 @@ public sealed class GetFeatureAgentCommand : WorktreeToolsCmdlet
         try
         {
             // All agents are looked at together, so a second look costs one short wait.
-            var roles = Role?.Select(r => new WildcardPattern(r, WildcardOptions.IgnoreCase)).ToList();
+            var roles = Role
+                ?.Select(r => new WildcardPattern(r, WildcardOptions.IgnoreCase))
+                .ToList();
             foreach (var agent in new AgentService(Workspace).List(selected))
             {
                 if (roles is null || roles.Any(r => r.IsMatch(agent.Role)))

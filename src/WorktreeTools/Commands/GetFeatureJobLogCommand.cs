@@ -47,7 +47,8 @@ public sealed class GetFeatureJobLogCommand : WorktreeToolsCmdlet
             var jobPatterns = Patterns(Job);
             var path = Path.Combine(Workspace.Repository.StateDirectory, "jobs", "joblog");
             var rows = new JobLog(path).Read()
-                .Where(e => ticketPatterns.Count == 0 || ticketPatterns.Any(p => p.IsMatch(e.Ticket)))
+                .Where(e => ticketPatterns.Count == 0
+                    || ticketPatterns.Any(p => p.IsMatch(e.Ticket)))
                 .Where(e => jobPatterns.Count == 0 || jobPatterns.Any(p => p.IsMatch(e.Job)));
             if (Last > 0)
             {

@@ -43,7 +43,9 @@ public sealed class GetFeatureProcessCommand : WorktreeToolsCmdlet
         {
             // One scan of /proc serves every feature.
             var records = Workspace.Store.LoadAll().Where(r => selected.Contains(r.Ticket));
-            WriteObject(new FeatureProcessReader(Workspace).List(records), enumerateCollection: true);
+            WriteObject(
+                new FeatureProcessReader(Workspace).List(records),
+                enumerateCollection: true);
         }
         catch (WorktreeToolsException failure)
         {

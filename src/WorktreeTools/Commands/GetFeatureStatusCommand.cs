@@ -20,7 +20,10 @@ public sealed class GetFeatureStatusCommand : WorktreeToolsCmdlet
     public string[]? Ticket { get; set; }
 
     /// <summary>Features from Get-Feature.</summary>
-    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ParameterSets.ByObject)]
+    [Parameter(
+        Mandatory = true,
+        ValueFromPipeline = true,
+        ParameterSetName = ParameterSets.ByObject)]
     public Feature[]? InputObject { get; set; }
 
     /// <summary>Redraws the table in place every interval until Ctrl+C.</summary>
@@ -87,7 +90,8 @@ public sealed class GetFeatureStatusCommand : WorktreeToolsCmdlet
     private void WatchStatus()
     {
         var draw = InvokeCommand.NewScriptBlock(
-            "param($rows) $rows | Format-Table | Out-String -Width $Host.UI.RawUI.WindowSize.Width");
+            "param($rows) $rows | Format-Table | Out-String "
+            + "-Width $Host.UI.RawUI.WindowSize.Width");
         while (!Cancellation.IsCancellationRequested)
         {
             try

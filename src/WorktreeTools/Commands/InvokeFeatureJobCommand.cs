@@ -40,7 +40,10 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
     public string[]? Ticket { get; set; }
 
     /// <summary>Features from Get-Feature.</summary>
-    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ParameterSets.ByObject)]
+    [Parameter(
+        Mandatory = true,
+        ValueFromPipeline = true,
+        ParameterSetName = ParameterSets.ByObject)]
     public Feature[]? InputObject { get; set; }
 
     /// <summary>How many jobs run at once.</summary>
@@ -67,7 +70,9 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
     [ValidateRange(1, int.MaxValue)]
     public int MinFreeMemoryMB { get; set; }
 
-    /// <summary>Skips features whose last run of the job succeeded on the same clean commit.</summary>
+    /// <summary>
+    /// Skips features whose last run of the job succeeded on the same clean commit.
+    /// </summary>
     [Parameter]
     public SwitchParameter SkipUnchanged { get; set; }
 
@@ -75,7 +80,9 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
     [Parameter]
     public SwitchParameter ShowOutput { get; set; }
 
-    /// <summary>Shows output line by line as it comes, each line prefixed with its ticket.</summary>
+    /// <summary>
+    /// Shows output line by line as it comes, each line prefixed with its ticket.
+    /// </summary>
     [Parameter]
     public SwitchParameter LineBuffered { get; set; }
 
@@ -173,7 +180,9 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
         {
             if (!config.Jobs.TryGetValue(Job, out var configured))
             {
-                var knownJobs = config.Jobs.Count == 0 ? "none" : string.Join(", ", config.Jobs.Keys);
+                var knownJobs = config.Jobs.Count == 0
+                    ? "none"
+                    : string.Join(", ", config.Jobs.Keys);
                 throw new WorktreeToolsException(
                     "JobNotFound",
                     FailureKind.ObjectNotFound,
@@ -181,7 +190,8 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
                     + $"(jobs: {knownJobs}). Add it there, or pass a command line with -Command.",
                     Job);
             }
-            jobName = config.Jobs.Keys.First(k => k.Equals(Job, StringComparison.OrdinalIgnoreCase));
+            jobName = config.Jobs.Keys
+                .First(k => k.Equals(Job, StringComparison.OrdinalIgnoreCase));
             commandLine = configured;
         }
         else
@@ -290,7 +300,8 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
             WriteError(Errors.Create(
                 "FeatureJobFailed",
                 ErrorCategory.NotSpecified,
-                $"The job '{result.Job}' {(result.Status == JobStatus.TimedOut ? "timed out" : "failed")} "
+                $"The job '{result.Job}' "
+                + $"{(result.Status == JobStatus.TimedOut ? "timed out" : "failed")} "
                 + $"in {result.Ticket}: {result.Reason}.{log}",
                 result));
         }

@@ -5,8 +5,14 @@ using WorktreeTools.Infrastructure;
 
 namespace WorktreeTools.Commands;
 
-/// <summary>Creates a feature (branch, worktree, tmux session), or repairs an existing one.</summary>
-[Cmdlet(VerbsCommon.New, "Feature", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+/// <summary>
+/// Creates a feature (branch, worktree, tmux session), or repairs an existing one.
+/// </summary>
+[Cmdlet(
+    VerbsCommon.New,
+    "Feature",
+    SupportsShouldProcess = true,
+    ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(Feature))]
 public sealed class NewFeatureCommand : WorktreeToolsCmdlet
 {

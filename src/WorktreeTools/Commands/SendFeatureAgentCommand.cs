@@ -6,7 +6,11 @@ using WorktreeTools.Infrastructure;
 namespace WorktreeTools.Commands;
 
 /// <summary>Types text into a feature's agent literally, then presses Enter.</summary>
-[Cmdlet(VerbsCommunications.Send, "FeatureAgent", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(
+    VerbsCommunications.Send,
+    "FeatureAgent",
+    SupportsShouldProcess = true,
+    ConfirmImpact = ConfirmImpact.Low)]
 public sealed class SendFeatureAgentCommand : WorktreeToolsCmdlet
 {
     /// <summary>The feature whose agent gets the text.</summary>
@@ -24,7 +28,9 @@ public sealed class SendFeatureAgentCommand : WorktreeToolsCmdlet
     [ArgumentCompleter(typeof(RoleCompleter))]
     public string Role { get; set; } = AgentService.FeatureRole;
 
-    /// <summary>The agent's window, such as <c>ai-review-2</c>; by default the role's first one.</summary>
+    /// <summary>
+    /// The agent's window, such as <c>ai-review-2</c>; by default the role's first one.
+    /// </summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? Window { get; set; }
 

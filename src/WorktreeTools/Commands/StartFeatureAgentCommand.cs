@@ -5,12 +5,20 @@ using WorktreeTools.Infrastructure;
 
 namespace WorktreeTools.Commands;
 
-/// <summary>Starts a fresh AI agent on a role's prompt in its own window of a feature's session.</summary>
-[Cmdlet(VerbsLifecycle.Start, "FeatureAgent", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+/// <summary>
+/// Starts a fresh AI agent on a role's prompt in its own window of a feature's session.
+/// </summary>
+[Cmdlet(
+    VerbsLifecycle.Start,
+    "FeatureAgent",
+    SupportsShouldProcess = true,
+    ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(FeatureAgent))]
 public sealed class StartFeatureAgentCommand : WorktreeToolsCmdlet
 {
-    /// <summary>The role, whose prompt template the agent gets: review, tests, docs, security...</summary>
+    /// <summary>
+    /// The role, whose prompt template the agent gets: review, tests, docs, security...
+    /// </summary>
     [Parameter(Mandatory = true, Position = 0)]
     [ArgumentCompleter(typeof(RoleCompleter))]
     public string Role { get; set; } = string.Empty;
@@ -32,7 +40,9 @@ public sealed class StartFeatureAgentCommand : WorktreeToolsCmdlet
             try
             {
                 if (FindFeature(ticket) is not { } feature
-                    || !ShouldProcess($"{feature.Ticket} ({AgentService.WindowOf(Role)})", $"Start {Role} agent"))
+                    || !ShouldProcess(
+                        $"{feature.Ticket} ({AgentService.WindowOf(Role)})",
+                        $"Start {Role} agent"))
                 {
                     continue;
                 }

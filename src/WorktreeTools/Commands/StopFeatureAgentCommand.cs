@@ -6,7 +6,11 @@ using WorktreeTools.Infrastructure;
 namespace WorktreeTools.Commands;
 
 /// <summary>Stops one agent (interrupt, terminate, kill) and leaves its window.</summary>
-[Cmdlet(VerbsLifecycle.Stop, "FeatureAgent", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(
+    VerbsLifecycle.Stop,
+    "FeatureAgent",
+    SupportsShouldProcess = true,
+    ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(FeatureAgent))]
 public sealed class StopFeatureAgentCommand : WorktreeToolsCmdlet
 {
@@ -20,7 +24,9 @@ public sealed class StopFeatureAgentCommand : WorktreeToolsCmdlet
     [ArgumentCompleter(typeof(RoleCompleter))]
     public string Role { get; set; } = AgentService.FeatureRole;
 
-    /// <summary>The agent's window, such as <c>ai-review-2</c>; by default the role's first one.</summary>
+    /// <summary>
+    /// The agent's window, such as <c>ai-review-2</c>; by default the role's first one.
+    /// </summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public string? Window { get; set; }
 
@@ -52,7 +58,8 @@ public sealed class StopFeatureAgentCommand : WorktreeToolsCmdlet
                 WriteVerbose($"The agent in '{TargetWindow}' of {feature.Ticket}: {how}.");
                 if (PassThru)
                 {
-                    var agent = agents.List([feature]).FirstOrDefault(a => a.Window == TargetWindow);
+                    var agent = agents.List([feature])
+                        .FirstOrDefault(a => a.Window == TargetWindow);
                     if (agent is not null)
                     {
                         WriteObject(agent);

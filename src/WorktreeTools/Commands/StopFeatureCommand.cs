@@ -5,7 +5,9 @@ using WorktreeTools.Infrastructure;
 
 namespace WorktreeTools.Commands;
 
-/// <summary>Stops a feature's processes and session; optionally removes worktree and branch.</summary>
+/// <summary>
+/// Stops a feature's processes and session; optionally removes worktree and branch.
+/// </summary>
 [Cmdlet(
     VerbsLifecycle.Stop,
     "Feature",
@@ -26,7 +28,10 @@ public sealed class StopFeatureCommand : WorktreeToolsCmdlet
     public string[] Ticket { get; set; } = [];
 
     /// <summary>Features from Get-Feature.</summary>
-    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = ParameterSets.ByObject)]
+    [Parameter(
+        Mandatory = true,
+        ValueFromPipeline = true,
+        ParameterSetName = ParameterSets.ByObject)]
     public Feature[]? InputObject { get; set; }
 
     /// <summary>Also removes the worktree.</summary>

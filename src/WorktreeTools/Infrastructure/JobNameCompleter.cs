@@ -26,7 +26,8 @@ public sealed class JobNameCompleter : IArgumentCompleter
             yield break;
         }
         var prefix = wordToComplete.Trim('\'', '"');
-        foreach (var job in jobs.Where(j => j.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)))
+        foreach (var job in jobs.Where(
+            j => j.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)))
         {
             yield return new CompletionResult(job, job, CompletionResultType.ParameterValue, job);
         }

@@ -27,9 +27,14 @@ public sealed class RoleCompleter : IArgumentCompleter
             yield break;
         }
         var prefix = wordToComplete.Trim('\'', '"');
-        foreach (var role in roles.Where(r => r.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)))
+        foreach (var role in roles.Where(
+            r => r.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)))
         {
-            yield return new CompletionResult(role, role, CompletionResultType.ParameterValue, role);
+            yield return new CompletionResult(
+                role,
+                role,
+                CompletionResultType.ParameterValue,
+                role);
         }
     }
 }

@@ -19,7 +19,9 @@ public sealed class TicketCompleter : IArgumentCompleter
         List<string> tickets;
         try
         {
-            tickets = CompletionContext.OpenWorkspace().Store.LoadAll().Select(r => r.Ticket).ToList();
+            tickets = CompletionContext.OpenWorkspace().Store.LoadAll()
+                .Select(r => r.Ticket)
+                .ToList();
         }
         catch (WorktreeToolsException)
         {
@@ -30,7 +32,11 @@ public sealed class TicketCompleter : IArgumentCompleter
             wordToComplete.Trim('\'', '"') + "*", WildcardOptions.IgnoreCase);
         foreach (var ticket in tickets.Where(t => pattern.IsMatch(t)))
         {
-            yield return new CompletionResult(ticket, ticket, CompletionResultType.ParameterValue, ticket);
+            yield return new CompletionResult(
+                ticket,
+                ticket,
+                CompletionResultType.ParameterValue,
+                ticket);
         }
     }
 }

@@ -107,7 +107,9 @@ public abstract class WorktreeToolsCmdlet : PSCmdlet, IDisposable, IFeatureLog
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Releases what the invocation holds; PowerShell calls it even after Ctrl+C.</summary>
+    /// <summary>
+    /// Releases what the invocation holds; PowerShell calls it even after Ctrl+C.
+    /// </summary>
     protected virtual void Dispose(bool disposing)
     {
         if (disposing)

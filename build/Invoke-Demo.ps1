@@ -124,6 +124,11 @@ try {
 }
 finally {
     Set-Location $PSScriptRoot
+    # kill-server leaves the socket file behind; it goes too.
+    $socketPath = tmux -L $socket display-message -p '#{socket_path}' 2>$null
     tmux -L $socket kill-server 2>$null
+    if ($socketPath) {
+        Remove-Item -LiteralPath $socketPath -ErrorAction SilentlyContinue
+    }
     Remove-Item $scratch -Recurse -Force -ErrorAction SilentlyContinue
 }

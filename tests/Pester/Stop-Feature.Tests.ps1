@@ -167,6 +167,38 @@ Describe 'Stop-Feature' {
         }
     }
 
+    Context '-Remove with a .env copied by CopyFiles' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'copy-repo' `
+                -Config "@{ CopyFiles = '.env' }"
+            Set-Content -Path (Join-Path $repo '.env') -Value 'SECRET=1'
+            Push-Location $repo
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'removes the worktree when the copy is unchanged: the main worktree holds it' {
+            $feature = New-Feature COPY-1 'Copied env'
+            Test-Path (Join-Path $feature.Path '.env') | Should -BeTrue
+
+            Stop-Feature COPY-1 -Remove -ErrorAction Stop
+
+            Test-Path $feature.Path | Should -BeFalse
+        }
+
+        It 'refuses when the copy was changed' {
+            $feature = New-Feature COPY-2 'Changed env'
+            Add-Content -Path (Join-Path $feature.Path '.env') -Value 'CHANGED=1'
+
+            $thrown = { Stop-Feature COPY-2 -Remove -ErrorAction Stop } | Should -Throw -PassThru
+
+            $thrown.FullyQualifiedErrorId | Should -BeExactly "WorktreeHasUncommittedWork,$Command"
+            Test-Path (Join-Path $feature.Path '.env') | Should -BeTrue
+        }
+    }
+
     Context '-Remove with only an ignored node_modules folder' {
         BeforeAll {
             $repo = New-TestRepository -Root $TestDrive -Name 'node-repo'

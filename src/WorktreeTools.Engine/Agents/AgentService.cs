@@ -24,6 +24,8 @@ public sealed class AgentService
     private const double TicksPerSecond = 100;
 
     private const int ScreenLines = 60;
+    private const int MaxDiffLines = 80;
+    private const int MaxDiffChars = 16 * 1024;
     private const int ShownLines = 5;
     private const double BusyPercent = 2.0;
 
@@ -515,8 +517,21 @@ public sealed class AgentService
         var range = $"{feature.Base}...HEAD";
         var log = GitCli.Run(feature.Path, "log", "--oneline", "--no-decorate", "-n", "30", range);
         var stat = GitCli.Run(feature.Path, "diff", "--stat", range);
-        var text = (log.StandardOutput + stat.StandardOutput).Trim();
-        return text.Length == 0 ? "(no changes yet)" : text;
+        var lines = (log.StandardOutput + stat.StandardOutput).Trim()
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (lines.Length == 0)
+        {
+            return "(no changes yet)";
+        }
+
+        // A prompt is one argument, and the kernel limits those: keep the summary short.
+        if (lines.Length > MaxDiffLines)
+        {
+            var more = lines.Length - MaxDiffLines;
+            lines = [.. lines.Take(MaxDiffLines - 1), $"... and {more + 1} more lines: git diff --stat {range}"];
+        }
+        var text = string.Join('\n', lines);
+        return text.Length <= MaxDiffChars ? text : text[..MaxDiffChars] + "\n...";
     }
 
     private static string NextFreeWindow(string window, List<PaneInfo> panes)

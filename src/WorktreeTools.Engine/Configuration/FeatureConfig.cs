@@ -297,8 +297,9 @@ public sealed class FeatureConfig
         {
             return text;
         }
-        var type = value?.GetType().Name ?? "nothing";
-        throw Invalid(file, key, $"it must be a non-empty string, not {type}");
+        throw Invalid(file, key, value is string
+            ? "it must not be empty"
+            : $"it must be a non-empty string, not {value?.GetType().Name ?? "nothing"}");
     }
 
     private static int RequirePositive(object? value, string file, string key)

@@ -296,11 +296,14 @@ public sealed class FeatureCreator
             throw new WorktreeToolsException(
                 "SessionNameTaken",
                 FailureKind.ResourceExists,
-                $"A tmux session named '{plan.Session}' already runs and is not a feature's. "
-                + $"End it (tmux kill-session -t ={plan.Session}) or use -NoSession.",
+                $"A tmux session named '{plan.Session}' already runs and is not a feature of this repository. "
+                + $"End it (tmux{SocketOption()} kill-session -t ={plan.Session}) or use -NoSession.",
                 plan.Session);
         }
     }
+
+    private string SocketOption() =>
+        workspace.Tmux.SocketName is { } socket ? $" -L {socket}" : string.Empty;
 
     private void AddWorktree(FeaturePlan plan, string baseRef, bool branchExists, string main)
     {

@@ -38,7 +38,7 @@ public sealed class FeatureStopper
         {
             return;
         }
-        var losses = FindLosses(feature.Path);
+        var losses = FindLosses(feature.Path, workspace.Repository.MainWorktree);
         if (losses.Count > 0)
         {
             const int shown = 10;
@@ -94,6 +94,9 @@ public sealed class FeatureStopper
             var deletable = options.DeleteBranch && CanDeleteBranch(feature, main);
             RemoveWorktree(feature, main, options.Force);
             workspace.Store.Delete(feature.Ticket!);
+            feature.State = FeatureState.Missing;
+            feature.Reason = "The worktree was removed by Stop-Feature -Remove.";
+            feature.RepairCommand = null;
             if (feature.Port is { } port)
             {
                 new Ports.PortLeases(workspace.Repository.StateDirectory).Release(port);
@@ -122,7 +125,7 @@ public sealed class FeatureStopper
     /// Lists what removing a worktree would lose: changes, untracked files and ignored files
     /// that are not rebuildable (an ignored .env counts).
     /// </summary>
-    public static List<string> FindLosses(string path)
+    public static List<string> FindLosses(string path, string? mainWorktree = null)
     {
         using var repository = new Repository(path);
         var status = repository.RetrieveStatus(new StatusOptions
@@ -137,8 +140,29 @@ public sealed class FeatureStopper
         return status
             .Where(entry => entry.State != FileStatus.Unaltered)
             .Where(entry => entry.State != FileStatus.Ignored || !IsRebuildable(entry.FilePath))
+            .Where(entry => !IsCopyOfMain(entry, path, mainWorktree))
             .Select(entry => entry.FilePath)
             .ToList();
+    }
+
+    /// <summary>
+    /// True for an untracked or ignored file that the main worktree holds byte for byte, such
+    /// as a .env that New-Feature copied: removing it loses nothing.
+    /// </summary>
+    private static bool IsCopyOfMain(StatusEntry entry, string path, string? mainWorktree)
+    {
+        if (mainWorktree is null || entry.State is not (FileStatus.NewInWorkdir or FileStatus.Ignored)
+            || entry.FilePath.EndsWith('/'))
+        {
+            return false;
+        }
+        var mine = new FileInfo(Path.Combine(path, entry.FilePath));
+        var theirs = new FileInfo(Path.Combine(mainWorktree, entry.FilePath));
+        if (!mine.Exists || !theirs.Exists || mine.Length != theirs.Length || mine.Length > 16 << 20)
+        {
+            return false;
+        }
+        return File.ReadAllBytes(mine.FullName).AsSpan().SequenceEqual(File.ReadAllBytes(theirs.FullName));
     }
 
     private static bool IsRebuildable(string relativePath)

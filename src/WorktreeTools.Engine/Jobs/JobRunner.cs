@@ -501,13 +501,18 @@ public sealed class JobRunner : IAsyncDisposable
     }
 
     /// <summary>MemAvailable from /proc/meminfo, in bytes; null when it cannot be read.</summary>
-    internal static long? AvailableMemory()
+    internal static long? AvailableMemory() => MemoryInfo("MemAvailable:");
+
+    /// <summary>MemTotal from /proc/meminfo, in bytes; null when it cannot be read.</summary>
+    public static long? TotalMemory() => MemoryInfo("MemTotal:");
+
+    private static long? MemoryInfo(string field)
     {
         try
         {
             foreach (var line in File.ReadLines("/proc/meminfo"))
             {
-                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
+                if (line.StartsWith(field, StringComparison.Ordinal))
                 {
                     var digits = new string(line.Where(char.IsAsciiDigit).ToArray());
                     return long.Parse(digits) * 1024;

@@ -29,6 +29,9 @@ public sealed record CommandOutcome(int ExitCode, string StandardOutput, string 
 /// </summary>
 public static class CommandRunner
 {
+    // ENOENT: the program is not there. Anything else (such as E2BIG) is another failure.
+    private const int NoSuchFile = 2;
+
     /// <summary>
     /// Runs a program to its end and returns what it printed; never throws for exit codes.
     /// </summary>
@@ -65,12 +68,21 @@ public static class CommandRunner
                 .Task.GetAwaiter().GetResult();
             return new CommandOutcome(result.ExitCode, result.StandardOutput, result.StandardError);
         }
-        catch (System.ComponentModel.Win32Exception ex)
+        catch (System.ComponentModel.Win32Exception ex) when (ex.NativeErrorCode == NoSuchFile)
         {
             throw new WorktreeToolsException(
                 "ProgramNotFound",
                 FailureKind.NotInstalled,
                 $"Cannot start '{program}': {ex.Message}. Install it or put it on PATH.",
+                program,
+                ex);
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new WorktreeToolsException(
+                "ProgramStartFailed",
+                FailureKind.InvalidOperation,
+                $"Cannot start '{program}': {ex.Message} (error {ex.NativeErrorCode}).",
                 program,
                 ex);
         }

@@ -46,10 +46,6 @@ public sealed class QueueRunner : IAsyncDisposable
     private static readonly TimeSpan CancelPollInterval = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan FeatureCacheTime = TimeSpan.FromSeconds(2);
 
-    // One entry is claimed beyond the free slots and waits in the job runner, so a slot that
-    // frees up starts its next job at once instead of after a round trip through the caller's
-    // thread and the database; for trivial jobs that round trip is a third of the time.
-    private const int Spare = 1;
 
     private readonly JobQueue queue;
     private readonly RunnerIdentity me;
@@ -222,7 +218,10 @@ public sealed class QueueRunner : IAsyncDisposable
 
     private int Claim(List<QueueEvent> happened)
     {
-        var free = options.ThrottleLimit + Spare - claimed.Count;
+        // Only as many entries as there are free slots: a claimed entry shows as Running, and
+        // what this runner cannot start yet must stay free for other runners and for a quick
+        // Stop-FeatureJob.
+        var free = options.ThrottleLimit - claimed.Count;
         if (free <= 0)
         {
             return 0;

@@ -27,6 +27,18 @@ public sealed class TmuxServer
     /// </summary>
     public TmuxServer(string? socketName)
     {
+        // A socket name is a file name in tmux's own folder; a path would put it elsewhere.
+        if (!string.IsNullOrEmpty(socketName)
+            && !socketName.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')
+            || socketName is "." or "..")
+        {
+            throw new WorktreeToolsException(
+                "InvalidTmuxSocket",
+                FailureKind.InvalidArgument,
+                $"The tmux socket name '{socketName}' in {SocketVariable} may hold only letters, "
+                + "digits, '-', '_' and '.', as tmux -L takes it.",
+                socketName);
+        }
         SocketName = string.IsNullOrEmpty(socketName) ? null : socketName;
         prefix = SocketName is null ? [] : ["-L", SocketName];
     }

@@ -13,6 +13,7 @@ public sealed class GetFeatureStatusCommand : WorktreeToolsCmdlet
     /// <summary>Tickets to report; wildcards allowed.</summary>
     [Parameter(
         Position = 0,
+        ValueFromPipeline = true,
         ValueFromPipelineByPropertyName = true,
         ParameterSetName = ParameterSets.ByTicket)]
     [SupportsWildcards]

@@ -176,6 +176,16 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
                 null);
         }
 
+        if (MinFreeMemoryMB > 0 && JobRunner.TotalMemory() is { } total
+            && MinFreeMemoryMB * 1024L * 1024L >= total)
+        {
+            throw new WorktreeToolsException(
+                "MemoryFloorTooHigh",
+                FailureKind.InvalidArgument,
+                $"-MinFreeMemoryMB {MinFreeMemoryMB} is at least all the memory of this machine "
+                + $"({total / 1048576} MB), so no job could ever start. Ask for less.",
+                MinFreeMemoryMB);
+        }
         if (Job is not null)
         {
             if (!config.Jobs.TryGetValue(Job, out var configured))

@@ -30,8 +30,16 @@ public sealed class FeatureStore
     }
 
     /// <summary>The stored feature with this ticket (ignoring case), or null.</summary>
-    public FeatureRecord? Find(string ticket) =>
-        LoadAll().FirstOrDefault(r => r.Ticket.Equals(ticket, StringComparison.OrdinalIgnoreCase));
+    public FeatureRecord? Find(string ticket)
+    {
+        // The file of the exact ticket first; a scan only when the case differs.
+        var file = FileOf(ticket);
+        if (File.Exists(file) && Read(file) is { } exact && exact.Ticket == ticket)
+        {
+            return exact;
+        }
+        return LoadAll().FirstOrDefault(r => r.Ticket.Equals(ticket, StringComparison.OrdinalIgnoreCase));
+    }
 
     /// <summary>Writes a record; a reader never sees a half-written file.</summary>
     public void Save(FeatureRecord record)

@@ -20,6 +20,7 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
     private string jobName = string.Empty;
     private string commandLine = string.Empty;
     private List<Feature>? known;
+    private Dictionary<string, FeatureRecord>? records;
     private string activity = string.Empty;
     private bool progressShown;
 
@@ -232,7 +233,10 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
 
     private void Queue(Feature feature)
     {
-        var record = feature.Ticket is null ? null : Workspace.Store.Find(feature.Ticket);
+        // The records are read once per invocation: one lookup per feature, not one scan.
+        records ??= Workspace.Store.LoadAll()
+            .ToDictionary(r => r.Ticket, StringComparer.OrdinalIgnoreCase);
+        var record = feature.Ticket is null ? null : records.GetValueOrDefault(feature.Ticket);
         if (record is null)
         {
             WriteError(Errors.Create(

@@ -11,6 +11,7 @@ BeforeAll {
     Set-Content -LiteralPath $ChildScript -Value @'
 param([string] $Module, [string] $Repository, [string] $Command, [string] $Output)
 $ErrorActionPreference = 'Stop'
+$PSDefaultParameterValues['*-FeatureJob*:MaxLoad'] = 0
 try {
     Import-Module $Module
     Set-Location -LiteralPath $Repository

@@ -378,7 +378,7 @@ Describe 'Get-FeatureProcess' {
                     param($Module, $Repository)
                     Import-Module $Module
                     Set-Location -LiteralPath $Repository
-                    Invoke-FeatureJob -Command 'sleep 30' -Ticket JOBP-1
+                    Invoke-FeatureJob -Command 'sleep 30' -Ticket JOBP-1 -MaxLoad 0
                 }.ToString())
             $null = $ps.AddArgument($env:WORKTREETOOLS_MODULE).AddArgument($repo)
             $null = $ps.BeginInvoke()

@@ -498,7 +498,7 @@ Describe 'Invoke-FeatureJob' {
                 param($Module, $Repository, $Line)
                 Import-Module $Module
                 Set-Location -LiteralPath $Repository
-                Invoke-FeatureJob -Command $Line -ThrottleLimit 2
+                Invoke-FeatureJob -Command $Line -ThrottleLimit 2 -MaxLoad 0
             }.ToString())
             $null = $ps.AddArgument($env:WORKTREETOOLS_MODULE).AddArgument($repo).AddArgument($line)
             $invocation = $ps.BeginInvoke()
@@ -808,6 +808,90 @@ Describe 'Invoke-FeatureJob' {
             $fixedStatus.FailedReason | Should -BeNullOrEmpty
             $fixedStatus.LastJobs | Should -HaveCount 1
             $fixedStatus.LastJobs[0].Status | Should -Be 'Succeeded'
+        }
+    }
+
+    Context 'RecentErrors with patterns from the configuration' {
+        BeforeAll {
+            $config = "@{ Jobs = @{ lint = " +
+                "'printf ""E101 bad indent\nerror: generic\nE202 no\n""; " +
+                "exit 1' }; ErrorPatterns = @('^E\d{3}\b') }"
+            $repo = New-JobRepository -Name 'patterns-repo' -Ticket 'PAT-1' -Config $config
+            Push-Location $repo
+            $null = Invoke-FeatureJob lint -ErrorAction SilentlyContinue
+            $status = Get-FeatureStatus 'PAT-1'
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'keeps only the lines that match the configured patterns' {
+            $status.Failed | Should -BeTrue
+            $status.RecentErrors | Should -Be @('E101 bad indent', 'E202 no')
+        }
+    }
+
+    Context 'admission: jobs wait while the machine is busy' {
+        BeforeAll {
+            # A floor just under all the memory: MemAvailable never reaches it.
+            $totalMB = [int](((Get-Content /proc/meminfo -TotalCount 1) -replace '\D') / 1024)
+            $config = "@{ Jobs = @{ pass = 'true' }; " +
+                "Admission = @{ MinFreeMemoryMB = $($totalMB - 1); MaxLoad = 0 } }"
+            $repo = New-JobRepository -Name 'admission-repo' -Ticket 'AD-1' -Config $config
+
+            $ps = [powershell]::Create()
+            $null = $ps.AddScript({
+                    param($Module, $Repository)
+                    Import-Module $Module
+                    Set-Location -LiteralPath $Repository
+                    Invoke-FeatureJob pass -Ticket AD-1
+                }.ToString())
+            $null = $ps.AddArgument($env:WORKTREETOOLS_MODULE).AddArgument($repo)
+            $invocation = $ps.BeginInvoke()
+            Wait-Until -TimeoutSec 15 -Because 'the progress record to say why the job waits' {
+                $ps.Streams.Progress | Where-Object StatusDescription -Like '*waiting for memory*'
+            }
+            $waiting = $ps.Streams.Progress |
+                Where-Object StatusDescription -Like '*waiting for memory*' |
+                Select-Object -First 1
+            $stop = $ps.BeginStop($null, $null)
+            $stopped = $stop.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds(20))
+            Push-Location $repo
+        }
+
+        AfterAll {
+            Pop-Location
+            $ps.Dispose()
+        }
+
+        It 'holds the job and says why in the progress record' {
+            $waiting.StatusDescription |
+                Should -BeLike "*0 running*MB free, $($totalMB - 1) MB wanted*"
+        }
+
+        It 'records the held job as NotStarted when the invocation is stopped' {
+            $stopped | Should -BeTrue
+            $row = Get-FeatureJobLog -Ticket AD-1 -Last 1
+            $row.Status | Should -Be 'NotStarted'
+        }
+
+        It 'takes -MinFreeMemoryMB 0 over the configuration and runs the job' {
+            $result = Invoke-FeatureJob pass -Ticket AD-1 -MinFreeMemoryMB 0
+            $result.Status | Should -Be 'Succeeded'
+            $result.AdmissionWait | Should -Be ([TimeSpan]::Zero)
+            $result.WaitReason | Should -BeNullOrEmpty
+        }
+
+        It 'refuses a memory floor no machine state could meet' {
+            $thrown = { Invoke-FeatureJob pass -MinFreeMemoryMB ($totalMB + 1) -ErrorAction Stop } |
+                Should -Throw -PassThru
+            $thrown.FullyQualifiedErrorId | Should -BeExactly "MemoryFloorTooHigh,$Command"
+        }
+
+        It 'refuses a negative -MaxLoad' {
+            { Invoke-FeatureJob pass -MaxLoad -1 -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ParameterArgumentValidationError,*'
         }
     }
 

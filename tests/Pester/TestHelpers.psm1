@@ -20,6 +20,9 @@ $script:IdentityVariables = [ordered]@{
     GIT_TERMINAL_PROMPT = '0'
 }
 
+# The parameters that turn the load limit off for the cmdlets that start jobs.
+$script:NoLoadLimit = 'Invoke-FeatureJob:MaxLoad', 'Start-FeatureJobRunner:MaxLoad'
+
 function Enter-TestEnvironment {
     <#
     .SYNOPSIS
@@ -49,6 +52,12 @@ function Enter-TestEnvironment {
         $script:SavedEnvironment[$name] = [Environment]::GetEnvironmentVariable($name)
         [Environment]::SetEnvironmentVariable($name, $variables[$name])
     }
+
+    # The machine's load comes from the suite itself (the build and the tests before): it must
+    # not hold the jobs of tests about something else. The admission tests set a limit.
+    foreach ($name in $script:NoLoadLimit) {
+        $global:PSDefaultParameterValues[$name] = 0
+    }
     $env:WORKTREETOOLS_TMUX_SOCKET
 }
 
@@ -62,6 +71,9 @@ function Exit-TestEnvironment {
     param([Parameter(Mandatory)] [string] $Socket)
 
     Remove-TestTmuxServer -Socket $Socket
+    foreach ($name in $script:NoLoadLimit) {
+        $global:PSDefaultParameterValues.Remove($name)
+    }
     if ($null -ne $script:SavedEnvironment) {
         foreach ($name in $script:SavedEnvironment.Keys) {
             [Environment]::SetEnvironmentVariable($name, $script:SavedEnvironment[$name])

@@ -1,6 +1,7 @@
 using System.Collections;
 using WorktreeTools.Engine;
 using WorktreeTools.Engine.Configuration;
+using WorktreeTools.Engine.Jobs;
 using Xunit;
 
 namespace WorktreeTools.Tests;
@@ -78,7 +79,40 @@ public class FeatureConfigTests
         { "Setup", "", "Setup" },
         { "BranchTemplate", "feature/x", "BranchTemplate" },
         { "CopyFiles", new object[] { ".env", 1 }, "CopyFiles" },
+        { "Admission", 3, "Admission" },
+        { "Admission", new Hashtable { ["MaxLoad"] = "high" }, "Admission.MaxLoad" },
+        { "Admission", new Hashtable { ["MaxLoad"] = -1 }, "Admission.MaxLoad" },
+        { "Admission", new Hashtable { ["MinFreeMemoryMB"] = 1.5 }, "Admission.MinFreeMemoryMB" },
+        { "Admission", new Hashtable { ["Cpu"] = 1 }, "Admission.Cpu" },
+        { "ErrorPatterns", new object[] { "ok", "(unclosed" }, "ErrorPatterns" },
+        { "ErrorPatterns", 7, "ErrorPatterns" },
     };
+
+    [Fact]
+    public void I_can_set_admission_limits_and_error_patterns()
+    {
+        var config = FeatureConfig.FromData(
+            new Hashtable
+            {
+                ["Admission"] = new Hashtable { ["MaxLoad"] = 2.5, ["MinFreeMemoryMB"] = 512 },
+                ["ErrorPatterns"] = new object[] { "^E\\d+", "boom" },
+            },
+            File);
+
+        Assert.Equal(new AdmissionLimits(2.5, 512), config.Admission);
+        Assert.Equal(["^E\\d+", "boom"], config.ErrorPatterns);
+        Assert.Equal(File, config.SourceOf("Admission"));
+    }
+
+    [Fact]
+    public void I_get_one_free_processor_as_the_default_load_limit_and_no_memory_floor()
+    {
+        var limits = FeatureConfig.Default.Admission;
+
+        Assert.Equal(Math.Max(1, Environment.ProcessorCount - 1), limits.MaxLoad);
+        Assert.Equal(0, limits.MinFreeMemoryMB);
+        Assert.Equal(RecentErrors.DefaultPatterns, FeatureConfig.Default.ErrorPatterns);
+    }
 
     [Theory]
     [MemberData(nameof(BadValues))]

@@ -43,4 +43,14 @@ public sealed class RecentErrorsTests : IDisposable
 
         Assert.True(line.Length <= 201);
     }
+
+    [Fact]
+    public void I_can_pick_error_lines_with_my_own_patterns()
+    {
+        File.WriteAllText(log, "E1001 bad thing\nerror: ignored here\nE2002 worse\nfine\n");
+
+        var errors = RecentErrors.FromLog(log, RecentErrors.Combine(["^E\\d{4}\\b"]));
+
+        Assert.Equal(["E1001 bad thing", "E2002 worse"], errors);
+    }
 }

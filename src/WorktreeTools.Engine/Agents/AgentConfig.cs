@@ -194,9 +194,5 @@ public sealed class AgentConfig
     };
 
     private static WorktreeToolsException Invalid(string file, string key, string problem) =>
-        new(
-            "InvalidConfiguration",
-            FailureKind.InvalidData,
-            $"The key '{key}' in '{file}' is not valid: {problem}.",
-            file);
+        Configuration.FeatureConfig.Invalid(file, key, problem);
 }

@@ -62,11 +62,21 @@ public sealed class FeatureConfig
     /// <summary>The ports features lease blocks from, or null for none.</summary>
     public Ports.PortRange? Ports { get; private set; } = Engine.Ports.PortRange.Default;
 
+    /// <summary>When the machine is too busy to start another job.</summary>
+    public Engine.Jobs.AdmissionLimits Admission { get; private set; } =
+        Engine.Jobs.AdmissionLimits.Default;
+
+    /// <summary>
+    /// The regular expressions that mark a line of a failed job's log as an error line.
+    /// </summary>
+    public IReadOnlyList<string> ErrorPatterns { get; private set; } =
+        Engine.Jobs.RecentErrors.DefaultPatterns;
+
     /// <summary>The keys a configuration file may hold, in the order they are shown.</summary>
     public static IReadOnlyList<string> Keys { get; } =
     [
         "WorktreeRoot", "BranchTemplate", "Base", "Windows", "CopyFiles", "Setup", "Jobs",
-        "ThrottleLimit", "LogLimitMB", "Queue", "Agent", "Ports",
+        "ThrottleLimit", "LogLimitMB", "Queue", "Agent", "Ports", "Admission", "ErrorPatterns",
     ];
 
     /// <summary>The configuration of a repository with no configuration file.</summary>
@@ -91,6 +101,8 @@ public sealed class FeatureConfig
         "Queue" => Queue,
         "Agent" => Agent,
         "Ports" => Ports,
+        "Admission" => Admission,
+        "ErrorPatterns" => ErrorPatterns,
         _ => throw new ArgumentOutOfRangeException(nameof(key), key, "Not a configuration key."),
     };
 
@@ -160,6 +172,12 @@ public sealed class FeatureConfig
                 break;
             case "Ports":
                 Ports = Engine.Ports.PortRange.FromData(value, file);
+                break;
+            case "Admission":
+                Admission = Engine.Jobs.AdmissionLimits.FromData(value, file);
+                break;
+            case "ErrorPatterns":
+                ErrorPatterns = ReadPatterns(value, file);
                 break;
         }
     }
@@ -277,6 +295,24 @@ public sealed class FeatureConfig
         return jobs;
     }
 
+    private static List<string> ReadPatterns(object? value, string file)
+    {
+        var patterns = ReadTextList(value, file, "ErrorPatterns");
+        foreach (var pattern in patterns)
+        {
+            try
+            {
+                _ = new System.Text.RegularExpressions.Regex(pattern);
+            }
+            catch (ArgumentException ex)
+            {
+                throw Invalid(file, "ErrorPatterns", $"'{pattern}' is not a regular expression: "
+                    + ex.Message.TrimEnd('.'));
+            }
+        }
+        return patterns;
+    }
+
     private static List<string> ReadTextList(object? value, string file, string key) =>
         AsList(value, file, key).Select(item => RequireText(item, file, key)).ToList();
 
@@ -312,7 +348,8 @@ public sealed class FeatureConfig
         throw Invalid(file, key, $"it must be a whole number of at least 1, not {shown}");
     }
 
-    private static WorktreeToolsException Invalid(string file, string key, string problem) =>
+    /// <summary>The error for a key of a configuration file whose value is not valid.</summary>
+    internal static WorktreeToolsException Invalid(string file, string key, string problem) =>
         new(
             "InvalidConfiguration",
             FailureKind.InvalidData,

@@ -81,6 +81,7 @@ public sealed class FeatureReader
     {
         var windows = workspace.Tmux.ListWindows();
         var history = new JobHistory(workspace.Repository.StateDirectory);
+        var errorLine = RecentErrors.Combine(workspace.Config.ErrorPatterns);
         var results = new FeatureStatus[features.Count];
 
         // Each worktree is read by its own Repository object, so the reads are independent.
@@ -99,7 +100,7 @@ public sealed class FeatureReader
                     FailedReason = $"The worktree cannot be read: {ex.Message}",
                 };
             }
-            AddJobs(results[i], history);
+            AddJobs(results[i], history, errorLine);
         });
         AddAgents(results);
         return [.. results];
@@ -135,7 +136,10 @@ public sealed class FeatureReader
     };
 
     /// <summary>Adds the last run of each job; a failed one marks the feature failed.</summary>
-    private static void AddJobs(FeatureStatus status, JobHistory history)
+    private static void AddJobs(
+        FeatureStatus status,
+        JobHistory history,
+        System.Text.RegularExpressions.Regex errorLine)
     {
         if (status.Ticket is null)
         {
@@ -146,7 +150,7 @@ public sealed class FeatureReader
         if (failed.Count > 0)
         {
             var latest = failed.OrderByDescending(j => j.End ?? DateTimeOffset.MinValue).First();
-            status.RecentErrors = RecentErrors.FromLog(latest.LogPath);
+            status.RecentErrors = RecentErrors.FromLog(latest.LogPath, errorLine);
         }
         if (failed.Count > 0 && status.FailedReason is null)
         {

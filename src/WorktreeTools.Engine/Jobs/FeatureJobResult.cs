@@ -94,8 +94,13 @@ public sealed class FeatureJobResult
     /// <summary>True when the worktree had no changes when the job started.</summary>
     public bool? Clean { get; internal set; }
 
-    /// <summary>How long the job waited for free memory before it started.</summary>
-    public TimeSpan MemoryWait { get; internal set; }
+    /// <summary>
+    /// How long the job waited for free memory or a lower load average before it started.
+    /// </summary>
+    public TimeSpan AdmissionWait { get; internal set; }
+
+    /// <summary>Why the job last waited before it started; null when it did not wait.</summary>
+    public string? WaitReason { get; internal set; }
 
     /// <summary>The job's row number in the joblog.</summary>
     public long? Seq { get; internal set; }

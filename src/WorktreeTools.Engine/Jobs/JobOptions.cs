@@ -44,6 +44,17 @@ public sealed record JobOptions
     /// <summary>Start no job while less memory than this is available, in bytes.</summary>
     public long MinFreeMemory { get; init; }
 
+    /// <summary>
+    /// Start no job while the one-minute load average, less this runner's running jobs, is
+    /// above this; 0 for no limit.
+    /// </summary>
+    public double MaxLoad { get; init; }
+
+    /// <summary>
+    /// Where the one-minute load average comes from: /proc/loadavg unless a test gives its own.
+    /// </summary>
+    public Func<double?> LoadAverage { get; init; } = JobRunner.LoadAverage;
+
     /// <summary>Skip a feature whose last run succeeded on the same commit, clean.</summary>
     public bool SkipUnchanged { get; init; }
 

@@ -20,6 +20,9 @@ public sealed class JobRunner : IAsyncDisposable
     // How long output may go on after the job's group has ended before its holder is sought.
     private static readonly TimeSpan HolderPatience = TimeSpan.FromMilliseconds(200);
 
+    // How often a job held back by the admission limits looks again.
+    private static readonly TimeSpan AdmissionPoll = TimeSpan.FromMilliseconds(250);
+
     private readonly JobOptions options;
     private readonly JobLog jobLog;
     private readonly JobHistory history;
@@ -40,6 +43,7 @@ public sealed class JobRunner : IAsyncDisposable
 
     // Work items stopped one by one with Cancel(JobWork), and the stop of each running attempt.
     private readonly HashSet<JobWork> cancelled = new(ReferenceEqualityComparer.Instance);
+    private readonly List<Task> finishing = [];
     private readonly Dictionary<JobWork, CancellationTokenSource> attemptStops =
         new(ReferenceEqualityComparer.Instance);
     private int added;
@@ -60,8 +64,26 @@ public sealed class JobRunner : IAsyncDisposable
             .Select(_ => Task.Run(WorkAsync))
             .ToArray();
         var sampler = Task.Run(SampleMemoryAsync);
-        completion = Task.WhenAll([.. workers, sampler])
-            .ContinueWith(_ => events.Writer.TryComplete(), TaskScheduler.Default);
+        completion = CompleteAsync(sampler);
+    }
+
+    /// <summary>Ends the events once the workers and every job's bookkeeping are done.</summary>
+    private async Task CompleteAsync(Task sampler)
+    {
+        try
+        {
+            await Task.WhenAll([.. workers, sampler]).ConfigureAwait(false);
+            Task[] rest;
+            lock (gate)
+            {
+                rest = [.. finishing];
+            }
+            await Task.WhenAll(rest).ConfigureAwait(false);
+        }
+        finally
+        {
+            events.Writer.TryComplete();
+        }
     }
 
     /// <summary>What the workers report, until every job has ended.</summary>
@@ -141,95 +163,146 @@ public sealed class JobRunner : IAsyncDisposable
 
     private async Task WorkAsync()
     {
+        // The lane is free as soon as a job ends: its joblog row, last run and event are
+        // written beside the next job rather than before it starts, in the lane's order.
+        var previous = Task.CompletedTask;
         await foreach (var work in pending.Reader.ReadAllAsync(CancellationToken.None))
         {
-            var result = await RunFeatureAsync(work).ConfigureAwait(false);
-            string? output = null;
-            if (options.Output == JobOutputMode.Block
-                && result.LogPath is { } log
-                && File.Exists(log))
+            var ran = await RunFeatureAsync(work, previous).ConfigureAwait(false);
+            var before = previous;
+            previous = Task.Run(async () =>
             {
-                output = await File.ReadAllTextAsync(log, Encoding.UTF8).ConfigureAwait(false);
-            }
+                await before.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await FinishAsync(work, ran).ConfigureAwait(false);
+            });
             lock (gate)
             {
-                done++;
-                if (result.Duration is { } duration && result.Attempts > 0)
-                {
-                    durations.Add(duration);
-                }
+                finishing.Add(previous);
             }
-            events.Writer.TryWrite(new JobFinished(result, output, work));
         }
     }
 
-    private async Task<FeatureJobResult> RunFeatureAsync(JobWork work)
+    /// <summary>Records a job that ran and reports it.</summary>
+    private async Task FinishAsync(JobWork work, Ran ran)
+    {
+        var result = ran.Result;
+        await TakeSnapshotAsync(result, ran.Snapshot).ConfigureAwait(false);
+        Record(work.Feature, result, ran.Attempt);
+        if (ran.Attempt > 0)
+        {
+            history.Save(work.Feature.Ticket, new LastJob(
+                result.Job, result.Status, result.ExitCode, result.Start, result.End,
+                result.Commit, result.Clean, result.LogPath, result.Reason));
+        }
+        string? output = null;
+        if (options.Output == JobOutputMode.Block
+            && result.LogPath is { } log
+            && File.Exists(log))
+        {
+            output = await File.ReadAllTextAsync(log, Encoding.UTF8).ConfigureAwait(false);
+        }
+        lock (gate)
+        {
+            done++;
+            if (result.Duration is { } duration && result.Attempts > 0)
+            {
+                durations.Add(duration);
+            }
+        }
+        events.Writer.TryWrite(new JobFinished(result, output, work));
+    }
+
+    /// <summary>
+    /// A job's result as its lane leaves it, still to be recorded: <paramref name="Attempt"/>
+    /// is its last attempt, or 0 when it never ran (then it is no last run either).
+    /// </summary>
+    private sealed record Ran(
+        FeatureJobResult Result,
+        int Attempt = 0,
+        Task<(string? Commit, bool? Clean)>? Snapshot = null);
+
+    private static async Task TakeSnapshotAsync(
+        FeatureJobResult result,
+        Task<(string? Commit, bool? Clean)>? snapshot)
+    {
+        if (snapshot is not null)
+        {
+            (result.Commit, result.Clean) = await snapshot.ConfigureAwait(false);
+        }
+    }
+
+    private async Task<Ran> RunFeatureAsync(JobWork work, Task earlier)
     {
         var feature = work.Feature;
         var result = new FeatureJobResult(feature.Ticket, work.Job, work.Command);
         if (stopping.IsCancellationRequested)
         {
-            return NotStarted(feature, result, "the invocation was stopped before it started");
+            return new(NotStarted(result, "the invocation was stopped before it started"));
         }
         if (IsCancelled(work))
         {
-            return NotStarted(feature, result, "cancelled before it started");
+            return new(NotStarted(result, "cancelled before it started"));
         }
         if (failFastCause is { } cause)
         {
-            return NotStarted(feature, result, $"not started: -FailFast after {cause} failed");
+            return new(NotStarted(result, $"not started: -FailFast after {cause} failed"));
         }
         if (!Directory.Exists(feature.Path))
         {
             result.Status = JobStatus.Failed;
             result.Reason = $"the worktree '{feature.Path}' is missing";
-            Record(feature, result, attempt: 0);
-            return result;
+            return new(result);
         }
 
-        (result.Commit, result.Clean) = Snapshot(feature.Path);
-        if (options.SkipUnchanged && history.Find(feature.Ticket, result.Job) is { } last
-            && last.Status == JobStatus.Succeeded && last.Clean == true && result.Clean == true
-            && last.Commit == result.Commit)
+        // The commit and cleanliness the job runs on. -SkipUnchanged needs them first;
+        // otherwise they are read while the job starts, off its lane. A job that changes
+        // tracked files at once may then be recorded as not clean: it is only not skipped
+        // later, which is the safe side.
+        if (options.SkipUnchanged)
         {
-            result.Status = JobStatus.Skipped;
-            result.Reason =
-                $"unchanged since it succeeded on {ShortSha(last.Commit)} at {last.End:g}";
-            result.LogPath = last.LogPath;
-            Record(feature, result, attempt: 0);
-            return result;
-        }
-
-        if (!await WaitForMemoryAsync(result).ConfigureAwait(false))
-        {
-            return NotStarted(
-                feature, result, "the invocation was stopped while it waited for memory");
-        }
-
-        for (var attempt = 1; attempt <= 1 + options.Retries; attempt++)
-        {
-            if (attempt > 1
-                && (stopping.IsCancellationRequested || failFastCause is not null
-                    || IsCancelled(work)))
+            (result.Commit, result.Clean) = Snapshot(feature.Path);
+            if (history.Find(feature.Ticket, result.Job) is { } last
+                && last.Status == JobStatus.Succeeded && last.Clean == true
+                && result.Clean == true && last.Commit == result.Commit)
             {
-                break;
+                result.Status = JobStatus.Skipped;
+                result.Reason =
+                    $"unchanged since it succeeded on {ShortSha(last.Commit)} at {last.End:g}";
+                result.LogPath = last.LogPath;
+                return new(result);
             }
+        }
+
+        if (!await WaitForAdmissionAsync(result).ConfigureAwait(false))
+        {
+            return new(NotStarted(result, "the invocation was stopped while it waited to start"));
+        }
+        var snapshot = options.SkipUnchanged
+            ? Task.FromResult((result.Commit, result.Clean))
+            : Task.Run(() => Snapshot(feature.Path));
+
+        for (var attempt = 1; ; attempt++)
+        {
             result.Attempts = attempt;
             await RunAttemptAsync(work, result, attempt).ConfigureAwait(false);
-            if (!result.Failed)
+            var again = result.Failed && attempt <= options.Retries
+                && !stopping.IsCancellationRequested && failFastCause is null
+                && !IsCancelled(work);
+            if (!again)
             {
                 break;
             }
+            // This attempt's row goes in after the rows of the lane's earlier jobs.
+            await earlier.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await TakeSnapshotAsync(result, snapshot).ConfigureAwait(false);
+            Record(feature, result, attempt);
         }
 
         if (result.Failed && options.FailFast)
         {
             failFastCause ??= feature.Ticket;
         }
-        history.Save(feature.Ticket, new LastJob(
-            result.Job, result.Status, result.ExitCode, result.Start, result.End,
-            result.Commit, result.Clean, result.LogPath, result.Reason));
-        return result;
+        return new(result, result.Attempts, snapshot);
     }
 
     private async Task RunAttemptAsync(JobWork work, FeatureJobResult result, int attempt)
@@ -348,7 +421,6 @@ public sealed class JobRunner : IAsyncDisposable
         {
             SetRunning(feature.Ticket, false);
         }
-        Record(feature, result, attempt);
     }
 
     /// <summary>
@@ -475,20 +547,25 @@ public sealed class JobRunner : IAsyncDisposable
         }
     }
 
-    private async Task<bool> WaitForMemoryAsync(FeatureJobResult result)
+    /// <summary>
+    /// Waits until the machine can take another job: enough free memory, and a load average
+    /// (less this runner's own running jobs) not above the limit. Running jobs are never
+    /// touched. False when the invocation was stopped meanwhile.
+    /// </summary>
+    private async Task<bool> WaitForAdmissionAsync(FeatureJobResult result)
     {
-        if (options.MinFreeMemory <= 0)
+        if (options.MinFreeMemory <= 0 && options.MaxLoad <= 0)
         {
             return true;
         }
         var started = DateTime.UtcNow;
-        while (AvailableMemory() is { } free && free < options.MinFreeMemory)
+        while (WhyWait() is { } reason)
         {
-            SetWaiting($"waiting for memory: {free / 1048576} MB free, "
-                + $"{options.MinFreeMemory / 1048576} MB wanted");
+            SetWaiting(reason);
+            result.WaitReason = reason;
             try
             {
-                await Task.Delay(250, stopping.Token).ConfigureAwait(false);
+                await Task.Delay(AdmissionPoll, stopping.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -496,8 +573,54 @@ public sealed class JobRunner : IAsyncDisposable
             }
         }
         SetWaiting(null);
-        result.MemoryWait = DateTime.UtcNow - started;
+        result.AdmissionWait = DateTime.UtcNow - started;
         return true;
+    }
+
+    /// <summary>Why no job may start now, or null when one may.</summary>
+    private string? WhyWait()
+    {
+        if (options.MinFreeMemory > 0 && AvailableMemory() is { } free
+            && free < options.MinFreeMemory)
+        {
+            return $"waiting for memory: {free / 1048576} MB free, "
+                + $"{options.MinFreeMemory / 1048576} MB wanted";
+        }
+        if (options.MaxLoad > 0 && options.LoadAverage() is { } load)
+        {
+            int ours;
+            lock (gate)
+            {
+                ours = running.Count;
+            }
+
+            // The load average counts this runner's own jobs too; only the rest holds a job.
+            var others = load - ours;
+            if (others > options.MaxLoad)
+            {
+                return $"waiting for the machine: load average {load:0.##}"
+                    + (ours > 0 ? $" ({ours} of it these jobs)" : string.Empty)
+                    + $", limit {options.MaxLoad:0.##}";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The one-minute load average from /proc/loadavg; null when unreadable.</summary>
+    public static double? LoadAverage()
+    {
+        try
+        {
+            var text = File.ReadAllText("/proc/loadavg");
+            var first = text.Split(' ', 2)[0];
+            return double.TryParse(
+                first, System.Globalization.NumberStyles.Float,
+                System.Globalization.CultureInfo.InvariantCulture, out var load) ? load : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>MemAvailable from /proc/meminfo, in bytes; null when it cannot be read.</summary>
@@ -525,15 +648,11 @@ public sealed class JobRunner : IAsyncDisposable
         return null;
     }
 
-    /// <summary>Records a job that never started, in the joblog only (not as a last run).</summary>
-    private FeatureJobResult NotStarted(
-        FeatureRecord feature,
-        FeatureJobResult result,
-        string reason)
+    /// <summary>A job that never started: the joblog gets it, its last run stays.</summary>
+    private static FeatureJobResult NotStarted(FeatureJobResult result, string reason)
     {
         result.Status = JobStatus.NotStarted;
         result.Reason = reason;
-        Record(feature, result, attempt: 0);
         return result;
     }
 

@@ -4,24 +4,42 @@ using System.Text.RegularExpressions;
 namespace WorktreeTools.Engine.Jobs;
 
 /// <summary>Picks the lines of a job log that look like errors.</summary>
-public static partial class RecentErrors
+public static class RecentErrors
 {
     private const int TailBytes = 64 * 1024;
     private const int MaxLines = 5;
     private const int MaxWidth = 200;
 
     // Words and markers that test runners, compilers and linters put on their error lines.
-    [GeneratedRegex(
-        @"(?i)(\berror\b|\bfailed\b|\bfailure\b|\bexception\b|\bfatal\b|\bpanic\b|"
-        + @"^\s*FAIL\b|ERR!|\bassert)",
-        RegexOptions.None,
-        matchTimeoutMilliseconds: 1000)]
-    private static partial Regex ErrorLine();
+    private static readonly string[] Defaults =
+    [
+        @"(?i)\b(error|failed|failure|exception|fatal|panic)\b",
+        @"^\s*FAIL\b",
+        @"ERR!",
+        @"(?i)\bassert",
+    ];
+
+    private static readonly Regex DefaultRegex = Combine(Defaults);
+
+    /// <summary>The patterns used when the configuration names none.</summary>
+    public static IReadOnlyList<string> DefaultPatterns => Defaults;
+
+    /// <summary>One expression that matches a line matched by any of the patterns.</summary>
+    public static Regex Combine(IEnumerable<string> patterns) => new(
+        string.Join("|", patterns.Select(p => $"(?:{p})")),
+        RegexOptions.CultureInvariant,
+        TimeSpan.FromSeconds(1));
 
     /// <summary>
-    /// The last few error-looking lines of the end of a log; empty when it has none.
+    /// The last few error-looking lines of the end of a log, by the default patterns.
     /// </summary>
-    public static IReadOnlyList<string> FromLog(string? logPath)
+    public static IReadOnlyList<string> FromLog(string? logPath) => FromLog(logPath, DefaultRegex);
+
+    /// <summary>
+    /// The last few lines of the end of a log that match <paramref name="errorLine"/>; empty
+    /// when it has none.
+    /// </summary>
+    public static IReadOnlyList<string> FromLog(string? logPath, Regex errorLine)
     {
         if (logPath is null || !File.Exists(logPath))
         {
@@ -46,9 +64,22 @@ public static partial class RecentErrors
             .Select(line => line.TrimEnd('\r').Trim())
             .Where(line => line.Length > 0
                 && !line.StartsWith("--- WorktreeTools:", StringComparison.Ordinal))
-            .Where(line => ErrorLine().IsMatch(line))
+            .Where(line => Matches(errorLine, line))
             .TakeLast(MaxLines)
             .Select(line => line.Length > MaxWidth ? line[..MaxWidth] + "…" : line)
             .ToArray();
+    }
+
+    private static bool Matches(Regex errorLine, string line)
+    {
+        try
+        {
+            return errorLine.IsMatch(line);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            // Limitation: a user's pattern that backtracks for too long on a line skips it.
+            return false;
+        }
     }
 }

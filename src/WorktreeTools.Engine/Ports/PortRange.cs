@@ -63,9 +63,5 @@ public sealed record PortRange(int First, int Last, int BlockSize)
     }
 
     private static WorktreeToolsException Invalid(string file, string key, string problem) =>
-        new(
-            "InvalidConfiguration",
-            FailureKind.InvalidData,
-            $"The key '{key}' in '{file}' is not valid: {problem}.",
-            file);
+        Configuration.FeatureConfig.Invalid(file, key, problem);
 }

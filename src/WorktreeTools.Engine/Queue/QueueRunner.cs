@@ -29,7 +29,8 @@ public sealed record QueueRunnerProgress(
     int Done,
     int Running,
     int Queued,
-    IReadOnlyList<string> RunningEntries);
+    IReadOnlyList<string> RunningEntries,
+    string? Waiting = null);
 
 /// <summary>
 /// Runs queue entries: claims as many as it has free slots, runs them with a
@@ -173,7 +174,8 @@ public sealed class QueueRunner : IAsyncDisposable
         var queued = queue.Count()[QueuedJobState.Queued];
         var jobsNow = jobs.Progress();
         return new QueueRunnerProgress(
-            done, jobsNow.Running, queued + jobsNow.Queued, jobsNow.RunningTickets);
+            done, jobsNow.Running, queued + jobsNow.Queued, jobsNow.RunningTickets,
+            jobsNow.Waiting);
     }
 
     /// <summary>

@@ -66,10 +66,19 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
     [Parameter]
     public SwitchParameter FailFast { get; set; }
 
-    /// <summary>Starts no job while less memory than this is free, in megabytes.</summary>
+    /// <summary>
+    /// Starts no job while less memory than this is free, in megabytes; 0 for no floor.
+    /// </summary>
     [Parameter]
-    [ValidateRange(1, int.MaxValue)]
+    [ValidateRange(0, int.MaxValue)]
     public int MinFreeMemoryMB { get; set; }
+
+    /// <summary>
+    /// Starts no job while the load average, less these jobs, is above this; 0 for no limit.
+    /// </summary>
+    [Parameter]
+    [ValidateRange(0.0, 100000.0)]
+    public double MaxLoad { get; set; }
 
     /// <summary>
     /// Skips features whose last run of the job succeeded on the same clean commit.
@@ -177,16 +186,6 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
                 null);
         }
 
-        if (MinFreeMemoryMB > 0 && JobRunner.TotalMemory() is { } total
-            && MinFreeMemoryMB * 1024L * 1024L >= total)
-        {
-            throw new WorktreeToolsException(
-                "MemoryFloorTooHigh",
-                FailureKind.InvalidArgument,
-                $"-MinFreeMemoryMB {MinFreeMemoryMB} is at least all the memory of this machine "
-                + $"({total / 1048576} MB), so no job could ever start. Ask for less.",
-                MinFreeMemoryMB);
-        }
         if (Job is not null)
         {
             if (!config.Jobs.TryGetValue(Job, out var configured))
@@ -211,19 +210,18 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
             commandLine = Command!;
         }
 
-        return new JobOptions
+        return WithAdmission(new JobOptions
         {
             ThrottleLimit = ThrottleLimit > 0 ? ThrottleLimit : config.ThrottleLimit,
             Timeout = TimeoutSec > 0 ? TimeSpan.FromSeconds(TimeoutSec) : null,
             Retries = Retries,
             FailFast = FailFast,
-            MinFreeMemory = MinFreeMemoryMB * 1024L * 1024L,
             SkipUnchanged = SkipUnchanged,
             Output = LineBuffered ? JobOutputMode.Lines
                 : ShowOutput ? JobOutputMode.Block
                 : JobOutputMode.None,
             LogLimit = config.LogLimitMB * 1024L * 1024L,
-        };
+        }, MinFreeMemoryMB, MaxLoad);
     }
 
     private string FeatureConfigFile() =>

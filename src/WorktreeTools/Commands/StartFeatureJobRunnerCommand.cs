@@ -37,6 +37,21 @@ public sealed class StartFeatureJobRunnerCommand : WorktreeToolsCmdlet
     [ValidateRange(1, int.MaxValue)]
     public int TimeoutSec { get; set; }
 
+    /// <summary>
+    /// Starts no job while less memory than this is free, in megabytes; 0 for no floor.
+    /// </summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int MinFreeMemoryMB { get; set; }
+
+    /// <summary>
+    /// Starts no job while the load average, less this runner's jobs, is above this; 0 for
+    /// no limit.
+    /// </summary>
+    [Parameter]
+    [ValidateRange(0.0, 100000.0)]
+    public double MaxLoad { get; set; }
+
     /// <inheritdoc />
     protected override void BeginProcessing()
     {
@@ -45,12 +60,12 @@ public sealed class StartFeatureJobRunnerCommand : WorktreeToolsCmdlet
             var config = Workspace.Config;
             var state = Workspace.Repository.StateDirectory;
             queue = JobQueue.Open(state);
-            var options = new JobOptions
+            var options = WithAdmission(new JobOptions
             {
                 ThrottleLimit = ThrottleLimit > 0 ? ThrottleLimit : config.ThrottleLimit,
                 Timeout = TimeoutSec > 0 ? TimeSpan.FromSeconds(TimeoutSec) : null,
                 LogLimit = config.LogLimitMB * 1024L * 1024L,
-            };
+            }, MinFreeMemoryMB, MaxLoad);
             WriteVerbose($"Runner {RunnerIdentity.Current} on '{queue.Path}': "
                 + $"{options.ThrottleLimit} at once, retry policy {config.Queue}.");
             runner = new QueueRunner(
@@ -174,6 +189,10 @@ public sealed class StartFeatureJobRunnerCommand : WorktreeToolsCmdlet
         sinceProgress.Restart();
         var progress = runner!.Progress();
         var status = $"{progress.Done} done, {progress.Running} running, {progress.Queued} queued";
+        if (progress.Waiting is { } reason)
+        {
+            status += $"; {reason}";
+        }
         var record = new ProgressRecord(1, Activity, status)
         {
             CurrentOperation = progress.RunningEntries.Count == 0

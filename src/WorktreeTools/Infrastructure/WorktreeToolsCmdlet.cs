@@ -2,6 +2,7 @@ using System.Management.Automation;
 using WorktreeTools.Engine;
 using WorktreeTools.Engine.Features;
 using WorktreeTools.Engine.Git;
+using WorktreeTools.Engine.Jobs;
 using WorktreeTools.Engine.Tmux;
 
 namespace WorktreeTools.Infrastructure;
@@ -56,6 +57,32 @@ public abstract class WorktreeToolsCmdlet : PSCmdlet, IDisposable, IFeatureLog
 
     /// <inheritdoc />
     protected override void StopProcessing() => cancellation.Cancel();
+
+    /// <summary>
+    /// Adds the admission limits to job options: the configuration's <c>Admission</c>,
+    /// unless the command was given its own (-MinFreeMemoryMB, -MaxLoad; 0 turns one off).
+    /// </summary>
+    protected JobOptions WithAdmission(JobOptions options, int minFreeMemoryMB, double maxLoad)
+    {
+        var limits = Workspace.Config.Admission;
+        var bound = MyInvocation.BoundParameters;
+        var floor = bound.ContainsKey("MinFreeMemoryMB") ? minFreeMemoryMB : limits.MinFreeMemoryMB;
+        if (floor > 0 && JobRunner.TotalMemory() is { } total && floor * 1024L * 1024L >= total)
+        {
+            throw new WorktreeToolsException(
+                "MemoryFloorTooHigh",
+                FailureKind.InvalidArgument,
+                $"A memory floor of {floor} MB is at least all the memory of this machine "
+                + $"({total / 1048576} MB), so no job could ever start. Ask for less, with "
+                + "-MinFreeMemoryMB or Admission.MinFreeMemoryMB in the configuration.",
+                floor);
+        }
+        return options with
+        {
+            MinFreeMemory = floor * 1024L * 1024L,
+            MaxLoad = bound.ContainsKey("MaxLoad") ? maxLoad : limits.MaxLoad,
+        };
+    }
 
     /// <summary>Writes a non-terminating error for an engine failure.</summary>
     protected void WriteFailure(WorktreeToolsException failure) => WriteError(Errors.From(failure));

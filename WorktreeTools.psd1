@@ -27,6 +27,7 @@
         'Send-FeatureAgent'
         'Stop-FeatureAgent'
         'Get-FeatureProcess'
+        'Export-FeatureReport'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

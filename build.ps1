@@ -77,6 +77,35 @@ function Get-PesterModulePath {
     Join-Path $packages "pester/$version/tools/Pester.psd1"
 }
 
+function Install-TestTools {
+    # The report test renders a page in Debian's Chromium, which a fresh machine lacks. It is
+    # installed as root, or through sudo when that needs no password; otherwise the test that
+    # needs it fails and says why.
+    if (Get-Command chromium -CommandType Application -ErrorAction SilentlyContinue) {
+        return
+    }
+    if (-not (Get-Command apt-get -CommandType Application -ErrorAction SilentlyContinue)) {
+        Write-Warning 'Chromium is missing and there is no apt-get: install chromium yourself.'
+        return
+    }
+    $program, $prefix = 'apt-get', @()
+    if ((id -u) -ne '0') {
+        & sudo -n true 2>$null
+        if ($LASTEXITCODE -ne 0) {
+            Write-Warning 'Chromium is missing: run "sudo apt-get install -y chromium".'
+            return
+        }
+        $program, $prefix = 'sudo', @('-n', 'apt-get')
+    }
+    Write-Host 'Installing Chromium for the report test (apt-get install chromium)'
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    & $program @prefix update -qq | Out-Host
+    & $program @prefix install -y -qq chromium | Out-Host
+    if ($LASTEXITCODE -ne 0) {
+        Write-Warning "apt-get could not install chromium (exit code $LASTEXITCODE)."
+    }
+}
+
 function Invoke-UnitTests {
     $results = Join-Path $out 'TestResults'
     Remove-Item $results -Recurse -Force -ErrorAction SilentlyContinue
@@ -142,6 +171,7 @@ switch ($Task) {
     }
     'Test' {
         Invoke-Build
+        Install-TestTools
         $unit = Invoke-UnitTests
         $pester = Invoke-PesterTests
         $passed = $unit.Passed + $pester.Passed

@@ -272,4 +272,146 @@ Describe 'Get-FeatureStatus' {
             $failure[0].FullyQualifiedErrorId | Should -BeExactly "FeatureNotFound,$Command"
         }
     }
+
+    Context 'pull requests from the GitHub CLI' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'pr-repo'
+            Push-Location $repo
+            $open = New-Feature PR-1 'Has one'
+            $null = New-Feature PR-2 'Has none' -NoSession
+            $switched = New-Feature PR-3 'Switched away' -NoSession
+            $null = Invoke-Git $switched.Path switch -q -c 'feature/PR-3-elsewhere'
+
+            # The fake gh lists the pull requests of PR-1's and PR-3's own branches, and one
+            # for the branch PR-3's worktree has now, which must not be taken for PR-3's.
+            $fakeGh = Join-Path (Split-Path $PSScriptRoot) 'FakeGh'
+            $json = Join-Path $TestDrive 'pulls.json'
+            $pulls = @(
+                @{ number = 41; title = 'Has one'; url = 'https://example.test/41'
+                    state = 'OPEN'; isDraft = $false; headRefName = $open.Branch
+                    isCrossRepository = $false; reviewDecision = 'APPROVED'
+                    statusCheckRollup = @(
+                        @{ status = 'COMPLETED'; conclusion = 'SUCCESS' }
+                        @{ status = 'COMPLETED'; conclusion = 'FAILURE' }
+                    )
+                }
+                @{ number = 42; title = 'Merged'; url = 'https://example.test/42'
+                    state = 'MERGED'; isDraft = $false; headRefName = $switched.Branch
+                    isCrossRepository = $false; reviewDecision = ''; statusCheckRollup = @()
+                }
+                @{ number = 43; title = 'Not the feature'; url = 'https://example.test/43'
+                    state = 'OPEN'; isDraft = $false; headRefName = 'feature/PR-3-elsewhere'
+                    isCrossRepository = $false; reviewDecision = ''; statusCheckRollup = @()
+                }
+            )
+            ConvertTo-Json -InputObject $pulls -Depth 5 | Set-Content -Path $json
+            $savedPath = $env:PATH
+            $env:PATH = "$fakeGh$([IO.Path]::PathSeparator)$env:PATH"
+            $env:FAKE_GH_JSON = $json
+            $env:FAKE_GH_LOG = Join-Path $TestDrive 'gh.log'
+        }
+
+        AfterAll {
+            $env:PATH = $savedPath
+            Remove-Item Env:FAKE_GH_JSON, Env:FAKE_GH_LOG, Env:FAKE_GH_MODE `
+                -ErrorAction SilentlyContinue
+            Pop-Location
+        }
+
+        BeforeEach {
+            Remove-Item $env:FAKE_GH_LOG -ErrorAction SilentlyContinue
+            $env:FAKE_GH_MODE = 'list'
+        }
+
+        It 'gives each feature the pull request of its own branch, from one call' {
+            $statuses = Get-FeatureStatus PR-*
+            $byTicket = @{}
+            $statuses | ForEach-Object { $byTicket[$_.Ticket] = $_.PullRequest }
+
+            $byTicket['PR-1'].State | Should -Be 'Open'
+            $byTicket['PR-1'].Number | Should -Be 41
+            $byTicket['PR-1'].Url | Should -BeExactly 'https://example.test/41'
+            $byTicket['PR-1'].Review | Should -BeExactly 'Approved'
+            $byTicket['PR-1'].Checks | Should -BeExactly '1 passed, 1 failed'
+            $byTicket['PR-2'].State | Should -Be 'None'
+            $byTicket['PR-3'].State | Should -Be 'Merged'
+            $byTicket['PR-3'].Number | Should -Be 42
+            $calls = @(Get-Content $env:FAKE_GH_LOG)
+            $calls | Should -HaveCount 1
+            $calls[0] | Should -BeLike 'args: `[pr`] `[list`]*'
+        }
+
+        It 'says Unknown with the reason when gh is not logged in, and fills the rest' {
+            $env:FAKE_GH_MODE = 'auth'
+
+            $status = Get-FeatureStatus PR-1
+
+            $status.PullRequest.State | Should -Be 'Unknown'
+            $status.PullRequest.Reason | Should -BeLike '*gh auth login*'
+            $status.Branch | Should -BeExactly $open.Branch
+            $status.SessionAlive | Should -BeTrue
+            $status.Windows | Should -Contain 'editor'
+        }
+
+        It 'says Unknown with what gh said when it fails' {
+            $env:FAKE_GH_MODE = 'fail'
+
+            (Get-FeatureStatus PR-1).PullRequest.Reason |
+                Should -BeLike '*Could not resolve to a Repository*'
+        }
+
+        It 'does not ask gh with -NoRemote' {
+            $status = Get-FeatureStatus PR-1 -NoRemote
+
+            $status.PullRequest | Should -BeNullOrEmpty
+            Test-Path $env:FAKE_GH_LOG | Should -BeFalse
+        }
+
+        It 'says Unknown when gh is not installed' {
+            # A PATH that holds git and tmux only.
+            $bin = Join-Path $TestDrive 'no-gh-bin'
+            $null = New-Item -ItemType Directory -Path $bin -Force
+            foreach ($tool in 'git', 'tmux') {
+                $source = (Get-Command $tool -CommandType Application)[0].Source
+                $link = Join-Path $bin $tool
+                if (-not (Test-Path $link)) {
+                    $null = New-Item -ItemType SymbolicLink -Path $link -Target $source
+                }
+            }
+            $env:PATH, $withGh = $bin, $env:PATH
+            try {
+                $status = Get-FeatureStatus PR-1
+            } finally {
+                $env:PATH = $withGh
+            }
+
+            $status.PullRequest.State | Should -Be 'Unknown'
+            $status.PullRequest.Reason | Should -BeLike '*gh*not installed*'
+            $status.SessionAlive | Should -BeTrue
+        }
+    }
+
+    Context 'the default table' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'table-repo'
+            Push-Location $repo
+            $null = New-Feature TABLE-1 'A rather long description for a branch name' -NoSession
+            $null = Invoke-FeatureJob -Ticket TABLE-1 -Command 'exit 3' `
+                -ErrorAction SilentlyContinue
+            $lines = Get-FeatureStatus TABLE-1 -NoRemote | Format-Table |
+                Out-String -Width 120 -Stream | Where-Object { $_.Trim() }
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'shows the columns a user scans first, within 120 columns' {
+            $header = '^Ticket\s+Branch\s+Dirty\s+Base\+/-\s+Up\+/-\s+Tmux\s+Agent\s+' +
+                'LastJobs\s+Failed'
+            $lines[0] | Should -Match $header
+            $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual 120 }
+            $lines[2] | Should -BeLike '*command:FAIL*'
+        }
+    }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using LibGit2Sharp;
 using WorktreeTools.Engine.Git;
 using WorktreeTools.Engine.Jobs;
+using WorktreeTools.Engine.Remote;
 
 namespace WorktreeTools.Engine.Features;
 
@@ -76,9 +77,18 @@ public sealed class FeatureReader
         return features;
     }
 
-    /// <summary>The status of each feature, read in parallel, in the order given.</summary>
-    public List<FeatureStatus> Status(IReadOnlyList<Feature> features)
+    /// <summary>
+    /// The status of each feature, read in parallel, in the order given. With
+    /// <paramref name="pullRequests"/>, the one call to gh runs beside the local reads.
+    /// </summary>
+    public List<FeatureStatus> Status(
+        IReadOnlyList<Feature> features,
+        bool pullRequests = false,
+        CancellationToken cancellation = default)
     {
+        var remote = pullRequests && features.Any(f => f.IsManaged)
+            ? Task.Run(() => PullRequestReader.Read(RemoteDirectory(), cancellation))
+            : null;
         var windows = workspace.Tmux.ListWindows();
         var history = new JobHistory(workspace.Repository.StateDirectory);
         var errorLine = RecentErrors.Combine(workspace.Config.ErrorPatterns);
@@ -103,8 +113,20 @@ public sealed class FeatureReader
             AddJobs(results[i], history, errorLine);
         });
         AddAgents(results);
+        if (remote is not null)
+        {
+            var reader = remote.GetAwaiter().GetResult();
+            foreach (var status in results.Where(r => r.Feature.IsManaged))
+            {
+                status.PullRequest = reader.For(status.Feature.Branch);
+            }
+        }
         return [.. results];
     }
+
+    /// <summary>Where gh runs: the main worktree, or the repository's folder when bare.</summary>
+    private string RemoteDirectory() =>
+        workspace.Repository.MainWorktree ?? workspace.Repository.CommonDirectory;
 
     /// <summary>
     /// Adds each feature's agents (one look at all of them together) and the processor and

@@ -96,6 +96,12 @@ public sealed class FeatureStatus
     /// <summary>Resident memory of all the feature's processes, in megabytes.</summary>
     public double MemoryMB { get; internal set; }
 
+    /// <summary>
+    /// The pull request of the feature's own branch, from the GitHub command line; null when
+    /// it was not asked for (-NoRemote) or for a worktree the module did not make.
+    /// </summary>
+    public PullRequest? PullRequest { get; internal set; }
+
     /// <summary>True when the feature needs attention.</summary>
     public bool Failed => FailedReason is not null;
 

@@ -36,6 +36,10 @@ public sealed class GetFeatureStatusCommand : WorktreeToolsCmdlet
     [ValidateRange(1, 3600)]
     public int Interval { get; set; } = 2;
 
+    /// <summary>Skips the pull requests, which take a call to GitHub.</summary>
+    [Parameter]
+    public SwitchParameter NoRemote { get; set; }
+
     private readonly List<Feature> selected = [];
     private List<Feature>? known;
 
@@ -75,7 +79,8 @@ public sealed class GetFeatureStatusCommand : WorktreeToolsCmdlet
         }
         try
         {
-            var statuses = new FeatureReader(Workspace).Status(selected);
+            var statuses = new FeatureReader(Workspace)
+                .Status(selected, pullRequests: !NoRemote, Cancellation);
             WriteObject(statuses, enumerateCollection: true);
         }
         catch (WorktreeToolsException failure)
@@ -101,7 +106,8 @@ public sealed class GetFeatureStatusCommand : WorktreeToolsCmdlet
                 var features = ParameterSetName == ParameterSets.ByObject
                     ? selected
                     : SelectFeatures(reader.List(), Ticket);
-                var table = draw.Invoke(reader.Status(features));
+                var table = draw.Invoke(
+                    reader.Status(features, pullRequests: !NoRemote, Cancellation));
                 var text = string.Concat(table.Select(t => t.ToString()));
 
                 // Home the cursor and clear the screen, then draw: the table replaces itself.

@@ -14,6 +14,9 @@
     (b) Get-FeatureStatus over 20 features, some with modified and untracked files or a
         commit of their own, against git status, two git rev-list --count and tmux
         has-session per worktree. Two warm-up runs, then the median of -Repetitions runs.
+    (c) The same, once every feature has a job history (two runs of a job; the last one
+        failed in half of them, whose logs are read for RecentErrors) and without the GitHub
+        CLI (-NoRemote when gh is installed), against the same bash loop.
 
     The bash side is timed as a user sees it: a stopwatch around launching
     'bash lifecycle-baseline.sh' from pwsh. The targets apply to the ratio of the medians;
@@ -359,11 +362,46 @@ try {
     Write-Host ('Get-FeatureStatus x{0}: {1} features, {2} dirty (bash saw {3} and {4} dirty)' -f
         $StatusCount, @($moduleRun.Output).Count, $moduleDirty, @($bashRun.Output).Count,
         $bashDirty.Count)
+
+    # (c) The same status with a job history: two runs of a job in every feature, the second
+    # failing in every other one, so each status reads the last runs and the failed ones read
+    # their logs for RecentErrors. There is no gh here (-NoRemote where one is installed), as
+    # on a machine that has no GitHub CLI.
+    $passing = 'echo "building $FEATURE_TICKET"'
+    $failing = $passing + '; n=${FEATURE_TICKET#ST-}; [ $((n % 2)) -eq 0 ] || ' +
+        '{ echo "error: $FEATURE_TICKET broke"; exit 1; }'
+    $null = Invoke-FeatureJob -Ticket $statusTickets -Command $passing -MaxLoad 0
+    $null = Invoke-FeatureJob -Ticket $statusTickets -Command $failing -MaxLoad 0 `
+        -ErrorAction SilentlyContinue
+    $remote = @{}
+    if (Get-Command gh -CommandType Application -ErrorAction SilentlyContinue) {
+        $remote.NoRemote = $true
+    }
+    $historyModule = [System.Collections.Generic.List[double]]::new()
+    $historyBash = [System.Collections.Generic.List[double]]::new()
+    for ($run = -1; $run -le $Repetitions; $run++) {
+        $sides = if ($run % 2) { 'module', 'bash' } else { 'bash', 'module' }
+        foreach ($side in $sides) {
+            if ($side -eq 'module') {
+                $moduleRun = Measure-Step { @(Get-FeatureStatus @remote) }
+            } else {
+                $bashRun = Measure-Step { Invoke-Baseline (@('status', $base) + $paths) }
+            }
+        }
+        if ($run -gt 0) {
+            $historyModule.Add($moduleRun.Seconds)
+            $historyBash.Add($bashRun.Seconds)
+        }
+    }
+    Write-Host ('Get-FeatureStatus x{0} with job history: {1} failed, {2} with error lines' -f
+        $StatusCount, @($moduleRun.Output | Where-Object Failed).Count,
+        @($moduleRun.Output | Where-Object { $_.RecentErrors.Count -gt 0 }).Count)
     Write-Host "After: $(Get-MachineLoad)"
 
     $figures = @(
         Get-Figure "New-Feature x$CreateCount" $createModule $createBash $CreateTarget
         Get-Figure "Get-FeatureStatus x$StatusCount" $statusModule $statusBash $StatusTarget
+        Get-Figure "... with job history" $historyModule $historyBash $StatusTarget
     )
     Write-Host ''
     Write-Host ('Medians of {0} create rounds and {1} status runs, {2:n0} files' -f $Rounds,

@@ -323,4 +323,57 @@ Describe 'Start-FeatureJobRunner' {
             Start-FeatureJobRunner -Once | Should -BeNullOrEmpty
         }
     }
+
+    Context 'admission: a runner holds entries while memory is short' {
+        BeforeAll {
+            # A floor just under all the memory: MemAvailable never reaches it.
+            $totalMB = [int](((Get-Content /proc/meminfo -TotalCount 1) -replace '\D') / 1024)
+            $config = "@{ Jobs = @{ pass = 'true' }; " +
+                "Admission = @{ MinFreeMemoryMB = $($totalMB - 1); MaxLoad = 0 } }"
+            $repo = New-QueueRepository -Name 'admission-repo' -Ticket 'QAD-1' -Config $config
+            Push-Location -LiteralPath $repo
+            $entry = Add-FeatureJob pass -Ticket QAD-1
+
+            $ps = [powershell]::Create()
+            $null = $ps.AddScript({
+                    param($Module, $Repository)
+                    Import-Module $Module
+                    Set-Location -LiteralPath $Repository
+                    Start-FeatureJobRunner -Once
+                }.ToString())
+            $null = $ps.AddArgument($env:WORKTREETOOLS_MODULE).AddArgument($repo)
+            $invocation = $ps.BeginInvoke()
+            Wait-Until -TimeoutSec 15 -Because 'the progress record to say why the entry waits' {
+                $ps.Streams.Progress | Where-Object StatusDescription -Like '*waiting for memory*'
+            }
+            $waiting = $ps.Streams.Progress |
+                Where-Object StatusDescription -Like '*waiting for memory*' |
+                Select-Object -First 1
+            $stop = $ps.BeginStop($null, $null)
+            $stopped = $stop.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds(20))
+        }
+
+        AfterAll {
+            $ps.Dispose()
+            Pop-Location
+        }
+
+        It 'says in the progress record why the entry waits' {
+            $waiting.StatusDescription |
+                Should -BeLike "*MB free, $($totalMB - 1) MB wanted*"
+        }
+
+        It 'gives the entry back unrun when the runner is stopped' {
+            $stopped | Should -BeTrue
+            $after = Get-FeatureJob -Id $entry.Id
+            $after.State | Should -Be 'Queued'
+            @(Get-JobLogRow) | Should -HaveCount 0
+        }
+
+        It 'runs it when -MinFreeMemoryMB 0 lifts the floor' {
+            $results = Start-FeatureJobRunner -Once -MinFreeMemoryMB 0
+            $results | Should -HaveCount 1
+            $results[0].State | Should -Be 'Succeeded'
+        }
+    }
 }

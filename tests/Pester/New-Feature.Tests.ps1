@@ -310,8 +310,67 @@ Describe 'New-Feature' {
             Test-Path (Get-TestWorktreePath -Repository $repo -Ticket 'SET-1') | Should -BeFalse
         }
 
+        It 'removes the folder of worktrees that it made' {
+            $path = Get-TestWorktreePath -Repository $repo -Ticket 'SET-1'
+            Test-Path (Split-Path $path -Parent) | Should -BeFalse
+        }
+
         It 'leaves no session and no state' {
             Test-TmuxSession -Socket $Socket -Name 'SET-1' | Should -BeFalse
+            Get-Feature | Should -BeNullOrEmpty
+        }
+    }
+
+    Context 'a tmux session that fails after tmux made it' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'tmux-fail-repo'
+            Push-Location $repo
+
+            # A tmux in front of the real one: it runs every call, then reports the call
+            # that makes a session as failed, as when a later window of that call fails.
+            $shim = Join-Path $TestDrive 'failing-tmux'
+            $null = New-Item -ItemType Directory -Path $shim
+            $real = (Get-Command tmux -CommandType Application | Select-Object -First 1).Source
+            $lines = @(
+                '#!/bin/sh'
+                "'$real' `"`$@`""
+                'status=$?'
+                'for argument in "$@"; do'
+                '    if [ "$argument" = new-session ]; then exit 1; fi'
+                'done'
+                'exit $status'
+            )
+            [IO.File]::WriteAllText((Join-Path $shim 'tmux'), ($lines -join "`n") + "`n")
+            & chmod +x (Join-Path $shim 'tmux')
+            $savedPath = $env:PATH
+            $env:PATH = "$shim$([IO.Path]::PathSeparator)$env:PATH"
+            try {
+                $null = New-Feature TMX-1 'Session fails' -NoAgent -ErrorVariable failure `
+                    -ErrorAction SilentlyContinue
+            }
+            finally {
+                $env:PATH = $savedPath
+            }
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'fails with TmuxSessionFailed, naming the step' {
+            $failure | Should -HaveCount 1
+            $failure[0].FullyQualifiedErrorId | Should -BeExactly "TmuxSessionFailed,$Command"
+            "$($failure[0])" | Should -BeLike '*while creating the tmux session*undone*'
+        }
+
+        It 'ends the session that tmux made' {
+            Test-TmuxSession -Socket $Socket -Name 'TMX-1' | Should -BeFalse
+        }
+
+        It 'undoes the branch, the worktree, its folder and the state' {
+            Get-GitBranch -Path $repo -Pattern 'feature/*' | Should -BeNullOrEmpty
+            Get-GitWorktreePath -Path $repo | Should -HaveCount 1
+            Test-Path (Get-TestWorktreePath -Repository $repo -Ticket 'TMX-1') | Should -BeFalse
             Get-Feature | Should -BeNullOrEmpty
         }
     }

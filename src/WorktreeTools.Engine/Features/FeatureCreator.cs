@@ -97,7 +97,13 @@ public sealed class FeatureCreator
         var step = "creating the worktree";
         try
         {
-            // Undone last to first: the worktree must go before its branch can be deleted.
+            // Undone last to first: the worktree must go before its branch can be deleted,
+            // and before the folder of worktrees that this call made.
+            var root = Path.GetDirectoryName(plan.Path)!;
+            if (!Directory.Exists(root))
+            {
+                undo.Push(("removing the folder of worktrees", () => RemoveIfEmpty(root)));
+            }
             if (!branchExists)
             {
                 undo.Push(("deleting the branch", () => DeleteBranch(plan.Branch, main)));
@@ -137,7 +143,10 @@ public sealed class FeatureCreator
 
             if (!request.NoSession)
             {
+                // The checks above found no session of this name, so one now is this call's:
+                // tmux keeps the session when a later window of the same call fails.
                 step = "creating the tmux session";
+                undo.Push(("ending the tmux session", () => EndSession(record.Session)));
                 CreateSession(record, request.NoAgent);
             }
             return Describe(record);
@@ -324,6 +333,25 @@ public sealed class FeatureCreator
         {
             Directory.Delete(path, recursive: true);
         }
+    }
+
+    // Limitation: only the innermost folder is removed; parents that a WorktreeRoot such as
+    // '../a/b' made stay, as telling them from the user's own empty folders would need a list.
+    private static void RemoveIfEmpty(string folder)
+    {
+        if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
+        {
+            Directory.Delete(folder);
+        }
+    }
+
+    private void EndSession(string session)
+    {
+        // As Stop-Feature does: the panes' processes first, since kill-session spares those
+        // that ignore SIGHUP.
+        var processes = ProcessTree.Descendants(workspace.Tmux.PaneProcessIds(session));
+        ProcessTree.Stop(processes, TimeSpan.FromSeconds(2));
+        workspace.Tmux.KillSession(session);
     }
 
     private static void DeleteBranch(string branch, string main) =>

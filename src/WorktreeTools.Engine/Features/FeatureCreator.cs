@@ -305,8 +305,9 @@ public sealed class FeatureCreator
             throw new WorktreeToolsException(
                 "SessionNameTaken",
                 FailureKind.ResourceExists,
-                $"A tmux session named '{plan.Session}' already runs and is not a feature of this repository. "
-                + $"End it (tmux{SocketOption()} kill-session -t ={plan.Session}) or use -NoSession.",
+                $"A tmux session named '{plan.Session}' already runs and is not a feature of "
+                + $"this repository. End it (tmux{SocketOption()} kill-session "
+                + $"-t ={plan.Session}) or use -NoSession.",
                 plan.Session);
         }
     }

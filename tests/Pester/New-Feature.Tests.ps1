@@ -460,6 +460,51 @@ Describe 'New-Feature' {
         }
     }
 
+    Context 'repairing a deleted worktree folder with CopyFiles and Setup' {
+        BeforeAll {
+            # The setup fails while a flag file lies beside the worktrees.
+            $config = @'
+@{
+    CopyFiles = @('.env')
+    Setup     = 'test ! -e ../fail-setup && echo ran >> setup-ran.txt'
+}
+'@
+            $repo = New-TestRepository -Root $TestDrive -Name 'repair-copy-repo' -Config $config
+            Set-Content -Path (Join-Path $repo '.env') -Value 'API_KEY=secret'
+            Push-Location $repo
+            $feature = New-Feature RCP-1 'Copy again' -NoSession
+            $flag = Join-Path (Split-Path $feature.Path -Parent) 'fail-setup'
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'copies the files and runs Setup in the folder added again' {
+            Remove-Item $feature.Path -Recurse -Force
+            $repaired = New-Feature RCP-1 -NoSession
+            $repaired.State | Should -Be 'Ok'
+            Get-Content (Join-Path $feature.Path '.env') | Should -BeExactly 'API_KEY=secret'
+            Get-Content (Join-Path $feature.Path 'setup-ran.txt') | Should -BeExactly 'ran'
+        }
+
+        It 'removes the folder added again when Setup fails, so the next run repairs it' {
+            Remove-Item $feature.Path -Recurse -Force
+            $null = New-Item -ItemType File -Path $flag
+            $null = New-Feature RCP-1 -NoSession -ErrorVariable failure `
+                -ErrorAction SilentlyContinue
+            $failure | Should -HaveCount 1
+            $failure[0].FullyQualifiedErrorId | Should -BeExactly "SetupFailed,$Command"
+            "$($failure[0])" | Should -BeLike '*Repairing*while running the setup command*'
+            Test-Path $feature.Path | Should -BeFalse
+            (Get-Feature RCP-1).State | Should -Be 'Missing'
+            Test-GitBranch -Path $repo -Name $feature.Branch | Should -BeTrue
+
+            Remove-Item $flag
+            (New-Feature RCP-1 -NoSession).State | Should -Be 'Ok'
+        }
+    }
+
     Context 'configured windows' {
         BeforeAll {
             $config = @'

@@ -182,47 +182,100 @@ public sealed class FeatureCreator
 
         if (!Directory.Exists(record.Path))
         {
-            var worktrees = new FeatureReader(workspace).ListWorktrees();
-            var registered = worktrees.Any(w => FeatureReader.SamePath(w.Path, record.Path));
-            if (BranchExists(record.Branch))
-            {
-                RefuseBranchInUse(record.Branch, record.Path, worktrees);
-                log.Verbose($"The folder '{record.Path}' was gone; adding it again on "
-                    + $"'{record.Branch}'.");
-
-                // -f replaces the stale registration of this same path (and nothing else).
-                var arguments = new List<string> { "worktree", "add" };
-                if (registered)
-                {
-                    arguments.Add("-f");
-                }
-                arguments.AddRange([record.Path, record.Branch]);
-                GitCli.RunOrThrow(
-                    main,
-                    "WorktreeAddFailed",
-                    "Adding the worktree again",
-                    [.. arguments]);
-            }
-            else
-            {
-                log.Warning(
-                    $"The branch '{record.Branch}' was gone; making it again from "
-                    + $"'{record.Base}'.");
-                if (registered)
-                {
-                    RemoveWorktree(record.Path, main);
-                }
-                var fresh = plan with { Branch = record.Branch, Path = record.Path };
-                AddWorktree(fresh, record.Base, branchExists: false, main);
-            }
+            RepairWorktree(record, plan, main, cancellationToken);
         }
 
         if (!request.NoSession && !workspace.Tmux.HasSession(record.Session))
         {
             log.Verbose($"The session '{record.Session}' was not running; starting it.");
-            CreateSession(record, request.NoAgent);
+            try
+            {
+                CreateSession(record, request.NoAgent);
+            }
+            catch (WorktreeToolsException)
+            {
+                // No session of this name ran a moment ago, so what is there now is ours.
+                EndSession(record.Session);
+                throw;
+            }
         }
         return Describe(record);
+    }
+
+    /// <summary>
+    /// Adds a feature's worktree folder again, with the copied files and the setup command
+    /// that a new one gets. When a step fails, the folder added again is removed.
+    /// </summary>
+    private void RepairWorktree(
+        FeatureRecord record,
+        FeaturePlan plan,
+        string main,
+        CancellationToken cancellationToken)
+    {
+        var remade = false;
+        var worktrees = new FeatureReader(workspace).ListWorktrees();
+        var registered = worktrees.Any(w => FeatureReader.SamePath(w.Path, record.Path));
+        if (BranchExists(record.Branch))
+        {
+            RefuseBranchInUse(record.Branch, record.Path, worktrees);
+            log.Verbose($"The folder '{record.Path}' was gone; adding it again on "
+                + $"'{record.Branch}'.");
+
+            // -f replaces the stale registration of this same path (and nothing else).
+            var arguments = new List<string> { "worktree", "add" };
+            if (registered)
+            {
+                arguments.Add("-f");
+            }
+            arguments.AddRange([record.Path, record.Branch]);
+            GitCli.RunOrThrow(
+                main,
+                "WorktreeAddFailed",
+                "Adding the worktree again",
+                [.. arguments]);
+        }
+        else
+        {
+            log.Warning(
+                $"The branch '{record.Branch}' was gone; making it again from "
+                + $"'{record.Base}'.");
+            if (registered)
+            {
+                RemoveWorktree(record.Path, main);
+            }
+            var fresh = plan with { Branch = record.Branch, Path = record.Path };
+            AddWorktree(fresh, record.Base, branchExists: false, main);
+            remade = true;
+        }
+
+        var step = "copying files";
+        try
+        {
+            CopyFiles(main, record.Path);
+            step = "running the setup command";
+            RunSetup(record, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Undone last to first, as for a new feature: the worktree before its branch.
+            var undo = new Stack<(string Step, Action Action)>();
+            if (remade)
+            {
+                undo.Push(("deleting the branch made again",
+                    () => DeleteBranch(record.Branch, main)));
+            }
+            undo.Push(("removing the worktree added again",
+                () => RemoveWorktree(record.Path, main)));
+            RollBack(undo);
+            var reason = ex is OperationCanceledException ? "it was cancelled" : ex.Message;
+            throw new WorktreeToolsException(
+                ex is WorktreeToolsException known ? known.ErrorId : "NewFeatureFailed",
+                ex is WorktreeToolsException kind ? kind.Kind : FailureKind.InvalidOperation,
+                $"Repairing the feature '{record.Ticket}' failed while {step}, and the "
+                + $"worktree folder added again was removed: {reason}",
+                record.Ticket,
+                ex);
+        }
     }
 
     private Feature Describe(FeatureRecord record) =>

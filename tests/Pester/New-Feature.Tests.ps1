@@ -257,6 +257,29 @@ Describe 'New-Feature' {
         }
     }
 
+    Context 'repairing a window that was closed' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'window-repo'
+            Push-Location $repo
+            $null = New-Feature CLW-1 'Close a window' -NoAgent
+            Invoke-Tmux $Socket kill-window -t '=CLW-1:=server'
+            $closed = Get-TmuxWindow -Socket $Socket -Session 'CLW-1'
+            $repaired = New-Feature CLW-1 -NoAgent
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'adds the closed window again, and no other' {
+            $closed | Should -Not -Contain 'server'
+            $windows = Get-TmuxWindow -Socket $Socket -Session 'CLW-1'
+            $windows | Should -HaveCount 4
+            $windows | Sort-Object | Should -Be @('ai', 'editor', 'server', 'tests')
+            $repaired.SessionAlive | Should -BeTrue
+        }
+    }
+
     Context 'repairing a worktree folder that was deleted' {
         BeforeAll {
             $repo = New-TestRepository -Root $TestDrive -Name 'folder-repo'

@@ -199,6 +199,10 @@ public sealed class FeatureCreator
                 throw;
             }
         }
+        else if (!request.NoSession)
+        {
+            AddMissingWindows(record);
+        }
         return Describe(record);
     }
 
@@ -275,6 +279,21 @@ public sealed class FeatureCreator
                 + $"worktree folder added again was removed: {reason}",
                 record.Ticket,
                 ex);
+        }
+    }
+
+    /// <summary>
+    /// Adds the configured windows that a running session lacks, such as one the user closed,
+    /// as plain windows of the configuration: an agent is started only by Start-FeatureAgent.
+    /// </summary>
+    private void AddMissingWindows(FeatureRecord record)
+    {
+        var present = workspace.Tmux.ListWindows().GetValueOrDefault(record.Session) ?? [];
+        foreach (var window in workspace.Config.Windows.Where(w => !present.Contains(w.Name)))
+        {
+            log.Verbose($"The window '{window.Name}' of '{record.Session}' was gone; adding it.");
+            workspace.Tmux.NewWindow(
+                record.Session, window, record.Path, FeatureEnvironment.Of(record));
         }
     }
 

@@ -199,4 +199,34 @@ Describe 'Get-Feature' {
             }
         }
     }
+
+    Context '-All in a bare repository' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'bare-repo'
+            $bare = Join-Path $TestDrive 'bare-repo/bare.git'
+            $linked = Join-Path $TestDrive 'bare-repo/linked'
+            $null = Invoke-Git $TestDrive clone -q --bare $repo $bare
+            $null = Invoke-Git $bare worktree add -q -b linked $linked
+            Push-Location $bare
+            $features = Get-Feature -All
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'lists the bare entry and its linked worktree' {
+            $features | Should -HaveCount 2
+            $entry = $features | Where-Object IsBare
+            $entry.Path | Should -BeExactly $bare
+            $entry.IsManaged | Should -BeFalse
+            ($features | Where-Object Path -EQ $linked).Branch | Should -BeExactly 'linked'
+        }
+
+        It 'reports the bare entry as not failed in Get-FeatureStatus' {
+            $statuses = $features | Get-FeatureStatus
+            $statuses | Should -HaveCount 2
+            $statuses | ForEach-Object { $_.Failed | Should -BeFalse }
+        }
+    }
 }

@@ -257,6 +257,29 @@ Describe 'New-Feature' {
         }
     }
 
+    Context 'repairing a window that was closed' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'window-repo'
+            Push-Location $repo
+            $null = New-Feature CLW-1 'Close a window' -NoAgent
+            Invoke-Tmux $Socket kill-window -t '=CLW-1:=server'
+            $closed = Get-TmuxWindow -Socket $Socket -Session 'CLW-1'
+            $repaired = New-Feature CLW-1 -NoAgent
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'adds the closed window again, and no other' {
+            $closed | Should -Not -Contain 'server'
+            $windows = Get-TmuxWindow -Socket $Socket -Session 'CLW-1'
+            $windows | Should -HaveCount 4
+            $windows | Sort-Object | Should -Be @('ai', 'editor', 'server', 'tests')
+            $repaired.SessionAlive | Should -BeTrue
+        }
+    }
+
     Context 'repairing a worktree folder that was deleted' {
         BeforeAll {
             $repo = New-TestRepository -Root $TestDrive -Name 'folder-repo'
@@ -310,8 +333,67 @@ Describe 'New-Feature' {
             Test-Path (Get-TestWorktreePath -Repository $repo -Ticket 'SET-1') | Should -BeFalse
         }
 
+        It 'removes the folder of worktrees that it made' {
+            $path = Get-TestWorktreePath -Repository $repo -Ticket 'SET-1'
+            Test-Path (Split-Path $path -Parent) | Should -BeFalse
+        }
+
         It 'leaves no session and no state' {
             Test-TmuxSession -Socket $Socket -Name 'SET-1' | Should -BeFalse
+            Get-Feature | Should -BeNullOrEmpty
+        }
+    }
+
+    Context 'a tmux session that fails after tmux made it' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'tmux-fail-repo'
+            Push-Location $repo
+
+            # A tmux in front of the real one: it runs every call, then reports the call
+            # that makes a session as failed, as when a later window of that call fails.
+            $shim = Join-Path $TestDrive 'failing-tmux'
+            $null = New-Item -ItemType Directory -Path $shim
+            $real = (Get-Command tmux -CommandType Application | Select-Object -First 1).Source
+            $lines = @(
+                '#!/bin/sh'
+                "'$real' `"`$@`""
+                'status=$?'
+                'for argument in "$@"; do'
+                '    if [ "$argument" = new-session ]; then exit 1; fi'
+                'done'
+                'exit $status'
+            )
+            [IO.File]::WriteAllText((Join-Path $shim 'tmux'), ($lines -join "`n") + "`n")
+            & chmod +x (Join-Path $shim 'tmux')
+            $savedPath = $env:PATH
+            $env:PATH = "$shim$([IO.Path]::PathSeparator)$env:PATH"
+            try {
+                $null = New-Feature TMX-1 'Session fails' -NoAgent -ErrorVariable failure `
+                    -ErrorAction SilentlyContinue
+            }
+            finally {
+                $env:PATH = $savedPath
+            }
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'fails with TmuxSessionFailed, naming the step' {
+            $failure | Should -HaveCount 1
+            $failure[0].FullyQualifiedErrorId | Should -BeExactly "TmuxSessionFailed,$Command"
+            "$($failure[0])" | Should -BeLike '*while creating the tmux session*undone*'
+        }
+
+        It 'ends the session that tmux made' {
+            Test-TmuxSession -Socket $Socket -Name 'TMX-1' | Should -BeFalse
+        }
+
+        It 'undoes the branch, the worktree, its folder and the state' {
+            Get-GitBranch -Path $repo -Pattern 'feature/*' | Should -BeNullOrEmpty
+            Get-GitWorktreePath -Path $repo | Should -HaveCount 1
+            Test-Path (Get-TestWorktreePath -Repository $repo -Ticket 'TMX-1') | Should -BeFalse
             Get-Feature | Should -BeNullOrEmpty
         }
     }
@@ -398,6 +480,51 @@ Describe 'New-Feature' {
             Get-Content (Join-Path $feature.Path 'setup-ran.txt') |
                 Should -BeExactly 'ticket=CFG-1'
             Test-Path (Join-Path $repo 'setup-ran.txt') | Should -BeFalse
+        }
+    }
+
+    Context 'repairing a deleted worktree folder with CopyFiles and Setup' {
+        BeforeAll {
+            # The setup fails while a flag file lies beside the worktrees.
+            $config = @'
+@{
+    CopyFiles = @('.env')
+    Setup     = 'test ! -e ../fail-setup && echo ran >> setup-ran.txt'
+}
+'@
+            $repo = New-TestRepository -Root $TestDrive -Name 'repair-copy-repo' -Config $config
+            Set-Content -Path (Join-Path $repo '.env') -Value 'API_KEY=secret'
+            Push-Location $repo
+            $feature = New-Feature RCP-1 'Copy again' -NoSession
+            $flag = Join-Path (Split-Path $feature.Path -Parent) 'fail-setup'
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'copies the files and runs Setup in the folder added again' {
+            Remove-Item $feature.Path -Recurse -Force
+            $repaired = New-Feature RCP-1 -NoSession
+            $repaired.State | Should -Be 'Ok'
+            Get-Content (Join-Path $feature.Path '.env') | Should -BeExactly 'API_KEY=secret'
+            Get-Content (Join-Path $feature.Path 'setup-ran.txt') | Should -BeExactly 'ran'
+        }
+
+        It 'removes the folder added again when Setup fails, so the next run repairs it' {
+            Remove-Item $feature.Path -Recurse -Force
+            $null = New-Item -ItemType File -Path $flag
+            $null = New-Feature RCP-1 -NoSession -ErrorVariable failure `
+                -ErrorAction SilentlyContinue
+            $failure | Should -HaveCount 1
+            $failure[0].FullyQualifiedErrorId | Should -BeExactly "SetupFailed,$Command"
+            "$($failure[0])" | Should -BeLike '*Repairing*while running the setup command*'
+            Test-Path $feature.Path | Should -BeFalse
+            (Get-Feature RCP-1).State | Should -Be 'Missing'
+            Test-GitBranch -Path $repo -Name $feature.Branch | Should -BeTrue
+
+            Remove-Item $flag
+            (New-Feature RCP-1 -NoSession).State | Should -Be 'Ok'
         }
     }
 

@@ -428,4 +428,121 @@ Describe 'Stop-Feature' {
             }
         }
     }
+
+    Context 'objects with a Ticket property from the pipeline' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'property-repo'
+            Push-Location $repo
+            $null = New-Feature PROP-1 'One'
+            $null = New-Feature PROP-2 'Two'
+            [pscustomobject]@{ Ticket = 'PROP-1' } | Stop-Feature
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'binds Ticket by property name and stops only that feature' {
+            Test-TmuxSession -Socket $Socket -Name 'PROP-1' | Should -BeFalse
+            Test-TmuxSession -Socket $Socket -Name 'PROP-2' | Should -BeTrue
+        }
+    }
+
+    Context 'a worktree that New-Feature did not make' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'foreign-repo'
+            Push-Location $repo
+            $foreign = Join-Path $TestDrive 'foreign-repo/hand-made'
+            Invoke-Git $repo worktree add -q -b hand-made $foreign
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'refuses <Which> from Get-Feature -All with NotAFeature' -TestCases @(
+            @{ Which = 'the main worktree'; Filter = { $_.IsMain } }
+            @{ Which = 'a worktree made by git'; Filter = { -not $_.IsMain } }
+        ) {
+            param($Which, $Filter)
+            $target = Get-Feature -All | Where-Object $Filter
+            $target | Should -HaveCount 1
+            $null = $target | Stop-Feature -Remove -Force -ErrorVariable failure `
+                -ErrorAction SilentlyContinue
+            $failure | Should -HaveCount 1
+            $failure[0].FullyQualifiedErrorId | Should -BeExactly "NotAFeature,$Command"
+            Test-Path $target.Path | Should -BeTrue
+            Get-GitWorktreePath -Path $repo | Should -HaveCount 2
+        }
+    }
+
+    Context '-Remove on a locked worktree' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'locked-repo'
+            Push-Location $repo
+            $feature = New-Feature LOCK-1 'Locked'
+            Invoke-Git $repo worktree lock --reason 'on a USB disk' $feature.Path
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'refuses with WorktreeLocked, giving the reason, and stops nothing' {
+            $thrown = { Stop-Feature LOCK-1 -Remove -ErrorAction Stop } |
+                Should -Throw -PassThru
+            $thrown.FullyQualifiedErrorId | Should -BeExactly "WorktreeLocked,$Command"
+            "$thrown" | Should -BeLike '*on a USB disk*worktree unlock*'
+            Test-TmuxSession -Socket $Socket -Name 'LOCK-1' | Should -BeTrue
+            Test-Path $feature.Path | Should -BeTrue
+        }
+
+        It 'removes it with -Force' {
+            Stop-Feature LOCK-1 -Remove -Force
+            Test-Path $feature.Path | Should -BeFalse
+            Get-GitWorktreePath -Path $repo | Should -HaveCount 1
+        }
+    }
+
+    Context '-Remove on a broken worktree' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'broken-repo'
+            Push-Location $repo
+            $feature = New-Feature BROKE-1 'Broken'
+            Set-Content -Path (Join-Path $feature.Path 'work.txt') -Value 'precious'
+            Set-Content -Path (Join-Path $feature.Path '.git') -Value 'gitdir: /nonexistent/x'
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'refuses with WorktreeBroken and the repair, even with -Force, stopping nothing' {
+            $thrown = { Stop-Feature BROKE-1 -Remove -Force -ErrorAction Stop } |
+                Should -Throw -PassThru
+            $thrown.FullyQualifiedErrorId | Should -BeExactly "WorktreeBroken,$Command"
+            "$thrown" | Should -BeLike '*worktree repair*'
+            Test-TmuxSession -Socket $Socket -Name 'BROKE-1' | Should -BeTrue
+            Get-Content (Join-Path $feature.Path 'work.txt') | Should -BeExactly 'precious'
+        }
+    }
+
+    Context '-Remove on a worktree folder deleted by hand' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'missing-repo'
+            Push-Location $repo
+            $feature = New-Feature GONE-1 'Gone' -NoSession
+            Remove-Item $feature.Path -Recurse -Force
+            Stop-Feature GONE-1 -Remove
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It "forgets the feature and removes the worktree's registration" {
+            Get-Feature | Should -BeNullOrEmpty
+            Get-GitWorktreePath -Path $repo | Should -HaveCount 1
+        }
+    }
 }

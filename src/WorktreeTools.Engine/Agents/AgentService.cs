@@ -528,7 +528,11 @@ public sealed class AgentService
         if (lines.Length > MaxDiffLines)
         {
             var more = lines.Length - MaxDiffLines;
-            lines = [.. lines.Take(MaxDiffLines - 1), $"... and {more + 1} more lines: git diff --stat {range}"];
+            lines =
+            [
+                .. lines.Take(MaxDiffLines - 1),
+                $"... and {more + 1} more lines: git diff --stat {range}",
+            ];
         }
         var text = string.Join('\n', lines);
         return text.Length <= MaxDiffChars ? text : text[..MaxDiffChars] + "\n...";

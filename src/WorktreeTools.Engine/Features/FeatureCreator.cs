@@ -97,7 +97,13 @@ public sealed class FeatureCreator
         var step = "creating the worktree";
         try
         {
-            // Undone last to first: the worktree must go before its branch can be deleted.
+            // Undone last to first: the worktree must go before its branch can be deleted,
+            // and before the folder of worktrees that this call made.
+            var root = Path.GetDirectoryName(plan.Path)!;
+            if (!Directory.Exists(root))
+            {
+                undo.Push(("removing the folder of worktrees", () => RemoveIfEmpty(root)));
+            }
             if (!branchExists)
             {
                 undo.Push(("deleting the branch", () => DeleteBranch(plan.Branch, main)));
@@ -137,7 +143,10 @@ public sealed class FeatureCreator
 
             if (!request.NoSession)
             {
+                // The checks above found no session of this name, so one now is this call's:
+                // tmux keeps the session when a later window of the same call fails.
                 step = "creating the tmux session";
+                undo.Push(("ending the tmux session", () => EndSession(record.Session)));
                 CreateSession(record, request.NoAgent);
             }
             return Describe(record);
@@ -173,47 +182,119 @@ public sealed class FeatureCreator
 
         if (!Directory.Exists(record.Path))
         {
-            var worktrees = new FeatureReader(workspace).ListWorktrees();
-            var registered = worktrees.Any(w => FeatureReader.SamePath(w.Path, record.Path));
-            if (BranchExists(record.Branch))
-            {
-                RefuseBranchInUse(record.Branch, record.Path, worktrees);
-                log.Verbose($"The folder '{record.Path}' was gone; adding it again on "
-                    + $"'{record.Branch}'.");
-
-                // -f replaces the stale registration of this same path (and nothing else).
-                var arguments = new List<string> { "worktree", "add" };
-                if (registered)
-                {
-                    arguments.Add("-f");
-                }
-                arguments.AddRange([record.Path, record.Branch]);
-                GitCli.RunOrThrow(
-                    main,
-                    "WorktreeAddFailed",
-                    "Adding the worktree again",
-                    [.. arguments]);
-            }
-            else
-            {
-                log.Warning(
-                    $"The branch '{record.Branch}' was gone; making it again from "
-                    + $"'{record.Base}'.");
-                if (registered)
-                {
-                    RemoveWorktree(record.Path, main);
-                }
-                var fresh = plan with { Branch = record.Branch, Path = record.Path };
-                AddWorktree(fresh, record.Base, branchExists: false, main);
-            }
+            RepairWorktree(record, plan, main, cancellationToken);
         }
 
         if (!request.NoSession && !workspace.Tmux.HasSession(record.Session))
         {
             log.Verbose($"The session '{record.Session}' was not running; starting it.");
-            CreateSession(record, request.NoAgent);
+            try
+            {
+                CreateSession(record, request.NoAgent);
+            }
+            catch (WorktreeToolsException)
+            {
+                // No session of this name ran a moment ago, so what is there now is ours.
+                EndSession(record.Session);
+                throw;
+            }
+        }
+        else if (!request.NoSession)
+        {
+            AddMissingWindows(record);
         }
         return Describe(record);
+    }
+
+    /// <summary>
+    /// Adds a feature's worktree folder again, with the copied files and the setup command
+    /// that a new one gets. When a step fails, the folder added again is removed.
+    /// </summary>
+    private void RepairWorktree(
+        FeatureRecord record,
+        FeaturePlan plan,
+        string main,
+        CancellationToken cancellationToken)
+    {
+        var remade = false;
+        var worktrees = new FeatureReader(workspace).ListWorktrees();
+        var registered = worktrees.Any(w => FeatureReader.SamePath(w.Path, record.Path));
+        if (BranchExists(record.Branch))
+        {
+            RefuseBranchInUse(record.Branch, record.Path, worktrees);
+            log.Verbose($"The folder '{record.Path}' was gone; adding it again on "
+                + $"'{record.Branch}'.");
+
+            // -f replaces the stale registration of this same path (and nothing else).
+            var arguments = new List<string> { "worktree", "add" };
+            if (registered)
+            {
+                arguments.Add("-f");
+            }
+            arguments.AddRange([record.Path, record.Branch]);
+            GitCli.RunOrThrow(
+                main,
+                "WorktreeAddFailed",
+                "Adding the worktree again",
+                [.. arguments]);
+        }
+        else
+        {
+            log.Warning(
+                $"The branch '{record.Branch}' was gone; making it again from "
+                + $"'{record.Base}'.");
+            if (registered)
+            {
+                RemoveWorktree(record.Path, main);
+            }
+            var fresh = plan with { Branch = record.Branch, Path = record.Path };
+            AddWorktree(fresh, record.Base, branchExists: false, main);
+            remade = true;
+        }
+
+        var step = "copying files";
+        try
+        {
+            CopyFiles(main, record.Path);
+            step = "running the setup command";
+            RunSetup(record, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Undone last to first, as for a new feature: the worktree before its branch.
+            var undo = new Stack<(string Step, Action Action)>();
+            if (remade)
+            {
+                undo.Push(("deleting the branch made again",
+                    () => DeleteBranch(record.Branch, main)));
+            }
+            undo.Push(("removing the worktree added again",
+                () => RemoveWorktree(record.Path, main)));
+            RollBack(undo);
+            var reason = ex is OperationCanceledException ? "it was cancelled" : ex.Message;
+            throw new WorktreeToolsException(
+                ex is WorktreeToolsException known ? known.ErrorId : "NewFeatureFailed",
+                ex is WorktreeToolsException kind ? kind.Kind : FailureKind.InvalidOperation,
+                $"Repairing the feature '{record.Ticket}' failed while {step}, and the "
+                + $"worktree folder added again was removed: {reason}",
+                record.Ticket,
+                ex);
+        }
+    }
+
+    /// <summary>
+    /// Adds the configured windows that a running session lacks, such as one the user closed,
+    /// as plain windows of the configuration: an agent is started only by Start-FeatureAgent.
+    /// </summary>
+    private void AddMissingWindows(FeatureRecord record)
+    {
+        var present = workspace.Tmux.ListWindows().GetValueOrDefault(record.Session) ?? [];
+        foreach (var window in workspace.Config.Windows.Where(w => !present.Contains(w.Name)))
+        {
+            log.Verbose($"The window '{window.Name}' of '{record.Session}' was gone; adding it.");
+            workspace.Tmux.NewWindow(
+                record.Session, window, record.Path, FeatureEnvironment.Of(record));
+        }
     }
 
     private Feature Describe(FeatureRecord record) =>
@@ -296,8 +377,9 @@ public sealed class FeatureCreator
             throw new WorktreeToolsException(
                 "SessionNameTaken",
                 FailureKind.ResourceExists,
-                $"A tmux session named '{plan.Session}' already runs and is not a feature of this repository. "
-                + $"End it (tmux{SocketOption()} kill-session -t ={plan.Session}) or use -NoSession.",
+                $"A tmux session named '{plan.Session}' already runs and is not a feature of "
+                + $"this repository. End it (tmux{SocketOption()} kill-session "
+                + $"-t ={plan.Session}) or use -NoSession.",
                 plan.Session);
         }
     }
@@ -324,6 +406,25 @@ public sealed class FeatureCreator
         {
             Directory.Delete(path, recursive: true);
         }
+    }
+
+    // Limitation: only the innermost folder is removed; parents that a WorktreeRoot such as
+    // '../a/b' made stay, as telling them from the user's own empty folders would need a list.
+    private static void RemoveIfEmpty(string folder)
+    {
+        if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any())
+        {
+            Directory.Delete(folder);
+        }
+    }
+
+    private void EndSession(string session)
+    {
+        // As Stop-Feature does: the panes' processes first, since kill-session spares those
+        // that ignore SIGHUP.
+        var processes = ProcessTree.Descendants(workspace.Tmux.PaneProcessIds(session));
+        ProcessTree.Stop(processes, TimeSpan.FromSeconds(2));
+        workspace.Tmux.KillSession(session);
     }
 
     private static void DeleteBranch(string branch, string main) =>

@@ -196,6 +196,12 @@ public sealed class FeatureReader
             return status;
         }
 
+        // A bare repository has no files to compare, which is its normal state.
+        if (feature.IsBare)
+        {
+            return status;
+        }
+
         using var repository = new Repository(feature.Path);
         status.Branch = repository.Info.IsHeadDetached ? null : repository.Head.FriendlyName;
 

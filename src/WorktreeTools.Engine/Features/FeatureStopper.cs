@@ -33,8 +33,19 @@ public sealed class FeatureStopper
     public void CheckRemoval(Feature feature, StopFeatureOptions options)
     {
         RequireManaged(feature);
-        if (!options.Remove || options.Force || !Directory.Exists(feature.Path)
-            || feature.State == FeatureState.Broken)
+        if (options.Remove && feature.State == FeatureState.Broken)
+        {
+            // git cannot read or remove a worktree whose link is broken, not even forced, and
+            // what it would lose cannot be listed: refuse before the session is stopped.
+            throw new WorktreeToolsException(
+                "WorktreeBroken",
+                FailureKind.InvalidOperation,
+                $"'{feature.Ticket}': {feature.Reason} Stop-Feature -Remove cannot check or "
+                + "remove it. Repair it "
+                + $"first ({feature.RepairCommand}), then run Stop-Feature again.",
+                feature.Ticket);
+        }
+        if (!options.Remove || options.Force || !Directory.Exists(feature.Path))
         {
             return;
         }
@@ -56,8 +67,8 @@ public sealed class FeatureStopper
             throw new WorktreeToolsException(
                 "WorktreeLocked",
                 FailureKind.InvalidOperation,
-                $"The worktree of '{feature.Ticket}' is locked ({feature.Reason}). Unlock it "
-                + "with 'git worktree unlock', or pass -Force.",
+                $"'{feature.Ticket}': {feature.Reason} Stop-Feature -Remove leaves it alone. "
+                + $"Unlock it ({feature.RepairCommand}), or pass -Force.",
                 feature.Ticket);
         }
     }
@@ -151,18 +162,21 @@ public sealed class FeatureStopper
     /// </summary>
     private static bool IsCopyOfMain(StatusEntry entry, string path, string? mainWorktree)
     {
-        if (mainWorktree is null || entry.State is not (FileStatus.NewInWorkdir or FileStatus.Ignored)
+        if (mainWorktree is null
+            || entry.State is not (FileStatus.NewInWorkdir or FileStatus.Ignored)
             || entry.FilePath.EndsWith('/'))
         {
             return false;
         }
         var mine = new FileInfo(Path.Combine(path, entry.FilePath));
         var theirs = new FileInfo(Path.Combine(mainWorktree, entry.FilePath));
-        if (!mine.Exists || !theirs.Exists || mine.Length != theirs.Length || mine.Length > 16 << 20)
+        if (!mine.Exists || !theirs.Exists || mine.Length != theirs.Length
+            || mine.Length > 16 << 20)
         {
             return false;
         }
-        return File.ReadAllBytes(mine.FullName).AsSpan().SequenceEqual(File.ReadAllBytes(theirs.FullName));
+        return File.ReadAllBytes(mine.FullName).AsSpan()
+            .SequenceEqual(File.ReadAllBytes(theirs.FullName));
     }
 
     private static bool IsRebuildable(string relativePath)

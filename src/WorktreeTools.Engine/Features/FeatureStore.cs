@@ -38,7 +38,8 @@ public sealed class FeatureStore
         {
             return exact;
         }
-        return LoadAll().FirstOrDefault(r => r.Ticket.Equals(ticket, StringComparison.OrdinalIgnoreCase));
+        return LoadAll().FirstOrDefault(
+            r => r.Ticket.Equals(ticket, StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>Writes a record; a reader never sees a half-written file.</summary>

@@ -8,12 +8,16 @@ namespace WorktreeTools.Commands;
 /// <summary>
 /// Stops a feature's processes and session; optionally removes worktree and branch.
 /// </summary>
+/// <remarks>
+/// The default set is the piped object's: with the ticket's set first, PowerShell binds a
+/// piped worktree that has no ticket (Get-Feature -All) to -Ticket as null and fails there.
+/// </remarks>
 [Cmdlet(
     VerbsLifecycle.Stop,
     "Feature",
     SupportsShouldProcess = true,
     ConfirmImpact = ConfirmImpact.Medium,
-    DefaultParameterSetName = ParameterSets.ByTicket)]
+    DefaultParameterSetName = ParameterSets.ByObject)]
 [OutputType(typeof(Feature))]
 public sealed class StopFeatureCommand : WorktreeToolsCmdlet
 {

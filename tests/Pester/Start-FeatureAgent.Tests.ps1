@@ -208,6 +208,41 @@ Describe 'New-Feature with an agent' {
         It 'runs nothing of the description' {
             Get-PwnedFile | Should -BeNullOrEmpty
         }
+
+        It 'ends the window with the exit code once the agent exits' {
+            # The feeder of standard input waits on the terminal; the agent's end must stop it.
+            Send-FeatureAgent STDIN-1 'crash'
+            $seen = @{}
+            Wait-Until -IntervalMs 100 -Because 'the stdin agent to exit with its code' {
+                $null = Invoke-Tmux $Socket run-shell true
+                $seen.Agent = Get-FeatureAgent STDIN-1
+                $seen.Agent.State -eq 'Exited' -and $null -ne $seen.Agent.ExitCode
+            }
+            $seen.Agent.ExitCode | Should -Be 3
+            Get-TmuxWindow -Socket $Socket -Session 'STDIN-1' | Should -Contain 'ai'
+            $seen.Agent.LastLines | Should -Not -Contain 'Terminated'
+        }
+    }
+
+    Context 'a description that holds placeholder names' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'names-repo' -Config (New-AgentConfig)
+            Set-UserTemplate -Repository $repo -Role 'feature' -Text (
+                "DESC <{Description}> PATH <{Path}>")
+            Push-Location $repo
+            $description = 'Keep {Path}, {Ticket} and {Diff} as written'
+            $feature = New-Feature NAMES-1 $description
+            $log = Wait-AgentLog -Path $feature.Path -Text '>]'
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'fills in the template once, leaving the description as it is' {
+            $expected = "args: [--prompt] [DESC <$description> PATH <$($feature.Path)>]"
+            $log.Contains($expected) | Should -BeTrue -Because $log
+        }
     }
 
     Context 'a user template without a final line break, on standard input' {

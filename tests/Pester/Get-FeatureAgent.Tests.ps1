@@ -348,6 +348,13 @@ Describe 'Get-FeatureStatus with agents' {
         $statuses['ST-PLAIN'].WaitingForInput | Should -BeFalse
     }
 
+    It "shows each feature's agent states in the default table" {
+        $lines = @(Get-FeatureStatus | Out-String -Width 200) -split "`n"
+        $lines | Where-Object { $_ -match '^ST-WAIT\b' } | Should -Match ' WaitingForInput '
+        $lines | Where-Object { $_ -match '^ST-REVIEW\b' } |
+            Should -Match ' Exited review:WaitingForInput '
+    }
+
     It 'lets Where-Object WaitingForInput pick the features that wait' {
         $waiting = Get-FeatureStatus | Where-Object WaitingForInput
         $waiting.Ticket | Sort-Object | Should -Be @('ST-REVIEW', 'ST-WAIT')

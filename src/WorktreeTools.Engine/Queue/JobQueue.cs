@@ -770,7 +770,8 @@ public sealed class JobQueue : IDisposable
         new(
             "QueueDatabaseUnreadable",
             FailureKind.InvalidData,
-            $"The job queue database '{path}' cannot be read: {problem.TrimEnd('.')}. Nothing was changed. "
+            $"The job queue database '{path}' cannot be read: {problem.TrimEnd('.')}. "
+            + "Nothing was changed. "
             + $"Move it aside (for example: mv '{path}' '{path}.broken'; also move any "
             + $"'{FileName}-wal' and '{FileName}-shm' beside it) to start an empty queue, or "
             + "restore it from a backup.",

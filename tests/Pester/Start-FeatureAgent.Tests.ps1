@@ -578,6 +578,39 @@ Describe 'Start-FeatureAgent' {
         }
     }
 
+    Context 'the plain ai window of a missing program, running a command' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'busy-plain-repo' -Config (
+                New-AgentConfig -Command 'no-such-agent-xyz')
+            Push-Location $repo
+            $null = New-Feature BUSY-1 'Shell in use' -WarningAction SilentlyContinue
+            [IO.File]::WriteAllText((Join-Path $repo '.worktreetools.psd1'), (New-AgentConfig))
+            $shell = Get-PaneProcess -Session 'BUSY-1' -Window 'ai'
+            $null = Invoke-Tmux $Socket send-keys -t '=BUSY-1:=ai' 'sleep 60' Enter
+            Wait-Until -Because 'the plain shell runs sleep' {
+                @(Get-ProcessTree -Id $shell).Count -gt 1
+            }
+            $busy = (Get-ProcessTree -Id $shell) | Where-Object { $_ -ne $shell }
+        }
+
+        AfterAll {
+            foreach ($item in $busy) {
+                if (Test-ProcessAlive -Id $item) {
+                    & kill -KILL $item
+                }
+            }
+            Pop-Location
+        }
+
+        It 'refuses with AgentWindowBusy and leaves the command running' {
+            $thrown = { Start-FeatureAgent feature BUSY-1 -ErrorAction Stop } |
+                Should -Throw -PassThru
+            $thrown.FullyQualifiedErrorId | Should -BeExactly "AgentWindowBusy,$Command"
+            Get-PaneProcess -Session 'BUSY-1' -Window 'ai' | Should -Be $shell
+            $busy | ForEach-Object { Test-ProcessAlive -Id $_ | Should -BeTrue }
+        }
+    }
+
     Context 'a feature made with -NoAgent' {
         BeforeAll {
             $repo = New-TestRepository -Root $TestDrive -Name 'plain-repo' -Config (New-AgentConfig)

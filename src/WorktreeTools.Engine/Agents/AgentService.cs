@@ -181,6 +181,20 @@ public sealed class AgentService
             throw NotAnAgentWindow(feature, window);
         }
 
+        // The plain shell left where the agent could not start may be in use by now: it is
+        // replaced only while it runs nothing.
+        if (existing is { Dead: false }
+            && ProcessTree.Descendants([existing.ProcessId]).Count(ProcessTree.IsAlive) > 1)
+        {
+            throw new WorktreeToolsException(
+                "AgentWindowBusy",
+                FailureKind.ResourceExists,
+                $"The window '{window}' of {feature.Ticket} has no agent, but its shell runs a "
+                + $"command ({existing.CurrentCommand}). Let it end, or pass -New to open "
+                + "another window.",
+                feature.Ticket);
+        }
+
         var spec = AgentWindow(feature, role, window);
         var environment = FeatureEnvironment.Of(feature);
         if (existing is not null)

@@ -108,9 +108,12 @@ Describe 'Add-FeatureJob' {
             $repo = New-QueueRepository -Name 'piped' -Ticket 'C-1', 'C-2'
             Push-Location $repo
             $csv = Join-Path $TestDrive 'jobs.csv'
+            $tonight = [datetime]::Today.AddDays(1).AddHours(22)
             @(
-                [pscustomobject]@{ Ticket = 'C-2'; Job = 'lint'; Priority = 7 }
-                [pscustomobject]@{ Ticket = 'C-1'; Job = 'test'; Priority = 0 }
+                [pscustomobject]@{ Ticket = 'C-2'; Job = 'lint'; Priority = 7; NotBefore = '' }
+                [pscustomobject]@{
+                    Ticket = 'C-1'; Job = 'test'; Priority = ''; NotBefore = $tonight.ToString('o')
+                }
             ) | Export-Csv -LiteralPath $csv
             $fromCsv = Import-Csv -LiteralPath $csv | Add-FeatureJob
             $fromFeatures = Get-Feature | Add-FeatureJob lint
@@ -129,6 +132,12 @@ Describe 'Add-FeatureJob' {
             $fromCsv[0].Priority | Should -Be 7
             $fromCsv[1].Ticket | Should -BeExactly 'C-1'
             $fromCsv[1].Job | Should -BeExactly 'test'
+        }
+
+        It 'takes an empty cell of a Priority or NotBefore column as not given' {
+            $fromCsv[0].NotBefore | Should -BeLessOrEqual ([DateTimeOffset]::Now)
+            $fromCsv[1].Priority | Should -Be 0
+            $fromCsv[1].NotBefore.LocalDateTime | Should -Be $tonight
         }
 
         It 'takes the tickets of features from Get-Feature' {

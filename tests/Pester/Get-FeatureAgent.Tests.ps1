@@ -41,16 +41,18 @@ BeforeAll {
         $seen.Agent
     }
 
-    # Waits until the agent exited and its exit code is known; returns it.
+    # Waits until the agent exited, its exit code is known and its screen shows a line; returns
+    # it. tmux may mark a pane dead before it has drawn the program's last output.
     function Wait-AgentExit {
-        param([string] $Ticket, [string] $Role = 'feature')
+        param([string] $Ticket, [string] $Role = 'feature', [string] $Showing)
         $seen = @{}
         Wait-Until -IntervalMs 100 -Because "the $Role agent of $Ticket to exit with a code" {
             # tmux 3.3a at times collects a pane's exit status late (the module then reads it
             # from /proc while the process is a zombie); a run-shell makes tmux collect it.
             $null = Invoke-Tmux $Socket run-shell true
             $seen.Agent = Get-FeatureAgent $Ticket -Role $Role
-            $seen.Agent.State -eq 'Exited' -and $null -ne $seen.Agent.ExitCode
+            $shows = -not $Showing -or $seen.Agent.LastLines -contains $Showing
+            $seen.Agent.State -eq 'Exited' -and $null -ne $seen.Agent.ExitCode -and $shows
         }
         $seen.Agent
     }
@@ -147,7 +149,7 @@ Describe 'Get-FeatureAgent' {
             $null = New-Feature $Ticket 'Ends'
             $null = Wait-AgentState $Ticket WaitingForInput
             Send-FeatureAgent $Ticket $Text
-            $agent = Wait-AgentExit $Ticket
+            $agent = Wait-AgentExit $Ticket -Showing $Line
         }
 
         AfterAll {
@@ -346,6 +348,14 @@ Describe 'Get-FeatureStatus with agents' {
         $statuses['ST-REVIEW'].WaitingForInput | Should -BeTrue
         $statuses['ST-CRASH'].WaitingForInput | Should -BeFalse
         $statuses['ST-PLAIN'].WaitingForInput | Should -BeFalse
+    }
+
+    It "shows each feature's agent states in the default table" {
+        # The Agent column is 20 wide, so a longer list is cut with an ellipsis.
+        $lines = @(Get-FeatureStatus | Out-String -Width 120) -split "`n"
+        $lines | Where-Object { $_ -match '^ST-WAIT\b' } | Should -Match ' WaitingForInput '
+        $lines | Where-Object { $_ -match '^ST-REVIEW\b' } |
+            Should -Match ' Exited review:Waiti'
     }
 
     It 'lets Where-Object WaitingForInput pick the features that wait' {

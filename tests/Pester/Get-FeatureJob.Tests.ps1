@@ -161,14 +161,35 @@ Describe 'Get-FeatureJob' {
         }
 
         It 'stops with QueueDatabaseUnreadable when the file may not be read' {
-            if ((& id -u) -eq '0') {
-                Set-ItResult -Skipped -Because 'root reads any file whatever its mode'
-                return
-            }
             & chmod 000 $database
             try {
-                { Get-FeatureJob } |
-                    Should -Throw -ErrorId $GetUnreadable
+                if ((& id -u) -ne '0') {
+                    { Get-FeatureJob } | Should -Throw -ErrorId $GetUnreadable
+                    return
+                }
+
+                # Root reads any file whatever its mode; a child pwsh without the capabilities
+                # that allow it does not.
+                if (-not (Get-Command setpriv -CommandType Application -ErrorAction Ignore)) {
+                    Set-ItResult -Skipped -Because 'root reads any file, and setpriv is missing'
+                    return
+                }
+                $child = Join-Path $TestDrive 'unreadable.ps1'
+                Set-Content -LiteralPath $child -Value @'
+param([string] $Module, [string] $Repository)
+Import-Module $Module
+Set-Location -LiteralPath $Repository
+try { Get-FeatureJob -ErrorAction Stop } catch { $_.FullyQualifiedErrorId; $_.Exception.Message }
+'@
+                $pwsh = @([Environment]::ProcessPath)
+                if ([IO.Path]::GetFileNameWithoutExtension($pwsh[0]) -eq 'dotnet') {
+                    $pwsh += Join-Path $PSHOME 'pwsh.dll'
+                }
+                $output = & setpriv --bounding-set '-dac_override,-dac_read_search' @pwsh `
+                    -NoProfile -NonInteractive -File $child -Module $env:WORKTREETOOLS_MODULE `
+                    -Repository $repo
+                $output[0] | Should -BeExactly $GetUnreadable -Because ($output -join "`n")
+                $output[1] | Should -BeLike "*'$database'*"
             } finally {
                 & chmod 600 $database
             }

@@ -208,6 +208,41 @@ Describe 'New-Feature with an agent' {
         It 'runs nothing of the description' {
             Get-PwnedFile | Should -BeNullOrEmpty
         }
+
+        It 'ends the window with the exit code once the agent exits' {
+            # The feeder of standard input waits on the terminal; the agent's end must stop it.
+            Send-FeatureAgent STDIN-1 'crash'
+            $seen = @{}
+            Wait-Until -IntervalMs 100 -Because 'the stdin agent to exit with its code' {
+                $null = Invoke-Tmux $Socket run-shell true
+                $seen.Agent = Get-FeatureAgent STDIN-1
+                $seen.Agent.State -eq 'Exited' -and $null -ne $seen.Agent.ExitCode
+            }
+            $seen.Agent.ExitCode | Should -Be 3
+            Get-TmuxWindow -Socket $Socket -Session 'STDIN-1' | Should -Contain 'ai'
+            $seen.Agent.LastLines | Should -Not -Contain 'Terminated'
+        }
+    }
+
+    Context 'a description that holds placeholder names' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'names-repo' -Config (New-AgentConfig)
+            Set-UserTemplate -Repository $repo -Role 'feature' -Text (
+                "DESC <{Description}> PATH <{Path}>")
+            Push-Location $repo
+            $description = 'Keep {Path}, {Ticket} and {Diff} as written'
+            $feature = New-Feature NAMES-1 $description
+            $log = Wait-AgentLog -Path $feature.Path -Text '>]'
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'fills in the template once, leaving the description as it is' {
+            $expected = "args: [--prompt] [DESC <$description> PATH <$($feature.Path)>]"
+            $log.Contains($expected) | Should -BeTrue -Because $log
+        }
     }
 
     Context 'a user template without a final line break, on standard input' {
@@ -540,6 +575,39 @@ Describe 'Start-FeatureAgent' {
             $path = (Get-Feature LATER-1).Path
             $prompt = 'args: [--prompt] [You are working on ticket LATER-1'
             $null = Wait-AgentLog -Path $path -Text $prompt
+        }
+    }
+
+    Context 'the plain ai window of a missing program, running a command' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'busy-plain-repo' -Config (
+                New-AgentConfig -Command 'no-such-agent-xyz')
+            Push-Location $repo
+            $null = New-Feature BUSY-1 'Shell in use' -WarningAction SilentlyContinue
+            [IO.File]::WriteAllText((Join-Path $repo '.worktreetools.psd1'), (New-AgentConfig))
+            $shell = Get-PaneProcess -Session 'BUSY-1' -Window 'ai'
+            $null = Invoke-Tmux $Socket send-keys -t '=BUSY-1:=ai' 'sleep 60' Enter
+            Wait-Until -Because 'the plain shell runs sleep' {
+                @(Get-ProcessTree -Id $shell).Count -gt 1
+            }
+            $busy = (Get-ProcessTree -Id $shell) | Where-Object { $_ -ne $shell }
+        }
+
+        AfterAll {
+            foreach ($item in $busy) {
+                if (Test-ProcessAlive -Id $item) {
+                    & kill -KILL $item
+                }
+            }
+            Pop-Location
+        }
+
+        It 'refuses with AgentWindowBusy and leaves the command running' {
+            $thrown = { Start-FeatureAgent feature BUSY-1 -ErrorAction Stop } |
+                Should -Throw -PassThru
+            $thrown.FullyQualifiedErrorId | Should -BeExactly "AgentWindowBusy,$Command"
+            Get-PaneProcess -Session 'BUSY-1' -Window 'ai' | Should -Be $shell
+            $busy | ForEach-Object { Test-ProcessAlive -Id $_ | Should -BeTrue }
         }
     }
 

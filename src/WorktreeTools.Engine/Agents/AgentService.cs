@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 using WorktreeTools.Engine.Configuration;
 using WorktreeTools.Engine.Features;
 using WorktreeTools.Engine.Git;
@@ -28,6 +29,32 @@ public sealed class AgentService
     private const int MaxDiffChars = 16 * 1024;
     private const int ShownLines = 5;
     private const double BusyPercent = 2.0;
+
+    // Feeds an agent the prompt file ($1), then what is typed into the window, on its
+    // standard input; the agent is "$@" after it. The feeder (cat) reads the terminal and only
+    // notices that the agent ended when it next writes, so once the agent ends the feeder gets
+    // the SIGPIPE it would get then (which the shell does not report), and the pane ends with
+    // the agent's exit code. The feeder writes its pid to "$1.feeder"; the pid is signalled
+    // only while its parent is still this shell, so a reused pid is left alone.
+    private const string StandardInputScript = """
+        f=$1; shift
+        rm -f -- "$f.feeder"
+        sh -c 'echo $$ > "$1.feeder"; exec cat -- "$1" -' sh "$f" | {
+            "$@"; s=$?
+            n=0
+            while [ ! -s "$f.feeder" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+            if read -r p < "$f.feeder" && read -r _ _ _ q _ < "/proc/$p/stat" \
+                && [ "$q" = $$ ]; then
+                kill -s PIPE "$p"
+            fi 2>/dev/null
+            exit $s
+        }
+        """;
+
+    private static readonly Regex Placeholder = new(
+        @"\{(Ticket|Description|Branch|Base|Path|Diff)\}",
+        RegexOptions.CultureInvariant,
+        TimeSpan.FromSeconds(1));
 
     // An earlier look older than this says little about now: a second look is taken instead.
     private static readonly TimeSpan FreshSample = TimeSpan.FromSeconds(10);
@@ -152,6 +179,20 @@ public sealed class AgentService
         if (existing is { Dead: false } && known is null)
         {
             throw NotAnAgentWindow(feature, window);
+        }
+
+        // The plain shell left where the agent could not start may be in use by now: it is
+        // replaced only while it runs nothing.
+        if (existing is { Dead: false }
+            && ProcessTree.Descendants([existing.ProcessId]).Count(ProcessTree.IsAlive) > 1)
+        {
+            throw new WorktreeToolsException(
+                "AgentWindowBusy",
+                FailureKind.ResourceExists,
+                $"The window '{window}' of {feature.Ticket} has no agent, but its shell runs a "
+                + $"command ({existing.CurrentCommand}). Let it end, or pass -New to open "
+                + "another window.",
+                feature.Ticket);
         }
 
         var spec = AgentWindow(feature, role, window);
@@ -432,8 +473,7 @@ public sealed class AgentService
                 .Replace("{Prompt}", prompt, StringComparison.Ordinal))
             .ToList();
         List<string> program = Config.Prompt == PromptDelivery.StandardInput
-            ? ["sh", "-c", "f=$1; shift; cat -- \"$f\" - | \"$@\"", "sh", promptFile,
-                Config.Command!, .. arguments]
+            ? ["sh", "-c", StandardInputScript, "sh", promptFile, Config.Command!, .. arguments]
             : [Config.Command!, .. arguments];
         return new WindowSpec(window, null) { Program = program, KeepDeadPane = true };
     }
@@ -447,13 +487,18 @@ public sealed class AgentService
         var diff = template.Contains("{Diff}", StringComparison.Ordinal)
             ? DiffSummary(feature)
             : string.Empty;
-        return template
-            .Replace("{Ticket}", feature.Ticket, StringComparison.Ordinal)
-            .Replace("{Description}", feature.Description ?? string.Empty, StringComparison.Ordinal)
-            .Replace("{Branch}", feature.Branch, StringComparison.Ordinal)
-            .Replace("{Base}", feature.Base, StringComparison.Ordinal)
-            .Replace("{Path}", feature.Path, StringComparison.Ordinal)
-            .Replace("{Diff}", diff, StringComparison.Ordinal);
+        var values = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["Ticket"] = feature.Ticket,
+            ["Description"] = feature.Description ?? string.Empty,
+            ["Branch"] = feature.Branch,
+            ["Base"] = feature.Base,
+            ["Path"] = feature.Path,
+            ["Diff"] = diff,
+        };
+
+        // One pass: a description or diff that holds "{Path}" keeps it as written.
+        return Placeholder.Replace(template, m => values[m.Groups[1].Value]);
     }
 
     /// <summary>The roles that have a template, the user's and the shipped ones.</summary>

@@ -13,6 +13,12 @@ public sealed record JobStarted(
 /// <summary>A line of a job's output (only with <see cref="JobOutputMode.Lines"/>).</summary>
 public sealed record JobOutputLine(string Ticket, string Line) : JobEvent;
 
+/// <summary>
+/// A job's lane is free: its job ended (or never started), and a <see cref="JobFinished"/> follows
+/// once its joblog row and last run are written.
+/// </summary>
+public sealed record JobEnded(JobWork Work) : JobEvent;
+
 /// <summary>A job ended; <paramref name="Output"/> holds its output in block mode.</summary>
 public sealed record JobFinished(FeatureJobResult Result, string? Output, JobWork Work) : JobEvent;
 

@@ -169,6 +169,7 @@ public sealed class JobRunner : IAsyncDisposable
         await foreach (var work in pending.Reader.ReadAllAsync(CancellationToken.None))
         {
             var ran = await RunFeatureAsync(work, previous).ConfigureAwait(false);
+            events.Writer.TryWrite(new JobEnded(work));
             var before = previous;
             previous = Task.Run(async () =>
             {

@@ -58,6 +58,10 @@ public sealed class QueueRunner : IAsyncDisposable
     private readonly CancellationToken cancellation;
     private readonly JobRunner jobs;
     private readonly Dictionary<long, JobWork> claimed = [];
+
+    // Entries whose job ended, still owned until the job runner has written their joblog
+    // row and last run; their slots are free for the next claims meanwhile.
+    private readonly HashSet<long> finishing = [];
     private readonly HashSet<long> retries = [];
     private readonly Dictionary<string, (FeatureRecord? Record, DateTime Read)> features =
         new(StringComparer.OrdinalIgnoreCase);
@@ -141,7 +145,7 @@ public sealed class QueueRunner : IAsyncDisposable
         {
             return happened;
         }
-        if (claimed.Count > 0)
+        if (claimed.Count > 0 || finishing.Count > 0)
         {
             WaitForEvent(wait);
             if (Drain(happened))
@@ -200,7 +204,14 @@ public sealed class QueueRunner : IAsyncDisposable
         {
             queue.Release(id, me, "its runner was stopped", DateTimeOffset.Now);
         }
+
+        // The job runner reports every job it ran before it ends, so this is only a guard.
+        foreach (var id in finishing.ToList())
+        {
+            queue.Interrupt(id, me, "its runner was stopped", policy, DateTimeOffset.Now);
+        }
         claimed.Clear();
+        finishing.Clear();
     }
 
     private void Recover(List<QueueEvent> happened)
@@ -298,8 +309,17 @@ public sealed class QueueRunner : IAsyncDisposable
                     id, started.Ticket, started.Work.Job, started.ProcessGroup));
                 break;
 
+            case JobEnded { Work.Tag: long id }:
+                // The lane is free now; the entry's end is recorded at JobFinished.
+                if (claimed.Remove(id))
+                {
+                    finishing.Add(id);
+                }
+                break;
+
             case JobFinished { Work.Tag: long id } finished:
                 claimed.Remove(id);
+                finishing.Remove(id);
                 var entry = queue.Finish(
                     id, me, finished.Result, policy, DateTimeOffset.Now, runnerStopped);
                 if (entry is null)

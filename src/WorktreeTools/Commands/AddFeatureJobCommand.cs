@@ -34,8 +34,9 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     public int Priority { get; set; }
 
-    /// <summary>The entries run at this time or later.</summary>
+    /// <summary>The entries run at this time or later; an empty value means now.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
     public DateTime? NotBefore { get; set; }
 
     /// <inheritdoc />

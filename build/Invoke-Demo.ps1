@@ -114,6 +114,12 @@ try {
         Show 'Get-Feature | Invoke-FeatureJob test -ThrottleLimit 2 -ErrorAction SilentlyContinue'
         Show 'Get-FeatureStatus | Where-Object Failed | Select-Object Ticket, FailedReason'
         Show 'Get-FeatureJobLog -Last 4'
+
+        Write-Step 'The same state as one HTML page, with a timeline of the jobs'
+        $report = Join-Path (Split-Path $PSScriptRoot) 'out/demo-report.html'
+        Show ("Export-FeatureReport -Path '$report' -NoRemote -PassThru | " +
+            'Select-Object FullName, Length')
+        Write-Host 'Open it in any browser; it needs no network and runs no script.'
     }
 
     Write-Step 'Stopping: a branch is deleted only when its commits are safe on the base'

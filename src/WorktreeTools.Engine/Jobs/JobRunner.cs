@@ -275,7 +275,9 @@ public sealed class JobRunner : IAsyncDisposable
 
         if (!await WaitForAdmissionAsync(result).ConfigureAwait(false))
         {
-            return new(NotStarted(result, "the invocation was stopped while it waited to start"));
+            return new(NotStarted(
+                result,
+                $"the invocation was stopped while it was {result.WaitReason}"));
         }
         var snapshot = options.SkipUnchanged
             ? Task.FromResult((result.Commit, result.Clean))
@@ -569,6 +571,7 @@ public sealed class JobRunner : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
+                result.AdmissionWait = DateTime.UtcNow - started;
                 return false;
             }
         }
@@ -677,7 +680,9 @@ public sealed class JobRunner : IAsyncDisposable
             result.Clean,
             result.CpuTime,
             result.PeakMemory,
-            result.LogPath));
+            result.LogPath,
+            result.AdmissionWait,
+            result.Reason));
         result.Seq = entry.Seq;
     }
 

@@ -315,8 +315,12 @@ public sealed class JobRunner : IAsyncDisposable
         result.LogPath = logPath;
         SetRunning(feature.Ticket, true);
 
+        // PWD as pwsh inherited it names the folder pwsh started in, not the worktree; a
+        // program that reads PWD instead of asking the kernel would be misled by it.
         var environment = FeatureEnvironment.Of(feature)
             .ToDictionary(pair => pair.Key, pair => (string?)pair.Value);
+        environment["PWD"] = feature.Path;
+        environment["OLDPWD"] = null;
         var start = new JobStartInfo("sh", ["-c", result.Command], feature.Path, environment);
         try
         {

@@ -121,9 +121,33 @@ Describe 'Get-FeatureJobLog' {
             $lines = [IO.File]::ReadAllLines($joblog)
             $lines[0] | Should -BeLikeExactly (
                 "Seq`tHost`tStarttime`tJobRuntime`tSend`tReceive`tExitval`tSignal`tCommand`t*")
-            $lines[0].Split("`t") | Should -HaveCount 18
+            $lines[0].Split("`t") | Should -HaveCount 20
             $lines | Should -HaveCount 6
-            $lines[1..5] | ForEach-Object { $_.Split("`t") | Should -HaveCount 18 }
+            $lines[1..5] | ForEach-Object { $_.Split("`t") | Should -HaveCount 20 }
+        }
+
+        It 'writes the first nine columns as GNU parallel does' {
+            # Seq, Host ':', Starttime '%.3f', JobRuntime '%10.3f', Send, Receive, Exitval,
+            # Signal, then the command.
+            foreach ($line in [IO.File]::ReadAllLines($joblog) | Select-Object -Skip 1) {
+                $fields = $line.Split("`t")
+                $fields[0] | Should -Match '^\d+$'
+                $fields[1] | Should -BeExactly ':'
+                $fields[2] | Should -Match '^\d{10}\.\d{3}$'
+                $fields[3] | Should -Match '^ *\d+\.\d{3}$'
+                $fields[3].Length | Should -Be 10
+                $fields[4..7] | ForEach-Object { $_ | Should -Match '^-?\d+$' }
+            }
+            $lines = [IO.File]::ReadAllLines($joblog)
+            $lines[1].Split("`t")[8] | Should -BeExactly 'echo passed'
+            $lines[4].Split("`t")[8] | Should -BeExactly 'exit 3'
+        }
+
+        It 'ends each row with the time held back and the reason' {
+            $rows = @(Get-FeatureJobLog)
+            $rows.Reason | Should -Be @(
+                'exit code 0', 'exit code 0', 'exit code 0', 'exit code 3', 'exit code 0')
+            $rows.AdmissionWait | ForEach-Object { $_ | Should -Be ([TimeSpan]::Zero) }
         }
 
         It 'keeps the exit code in the 7th column for awk' {

@@ -24,6 +24,16 @@ public class FeatureConfigTests
     }
 
     [Fact]
+    public void I_get_a_default_throttle_that_leaves_one_core_free_and_can_override_it()
+    {
+        var configured = FeatureConfig.FromData(new Hashtable { ["ThrottleLimit"] = 7 }, File);
+
+        var cores = Environment.ProcessorCount;
+        Assert.Equal(Math.Max(1, cores - 1), FeatureConfig.Default.ThrottleLimit);
+        Assert.Equal(7, configured.ThrottleLimit);
+    }
+
+    [Fact]
     public void I_can_set_every_key_and_see_where_it_came_from()
     {
         var data = new Hashtable

@@ -6,17 +6,20 @@ namespace WorktreeTools.Engine.Jobs;
 /// <summary>
 /// The joblog: one tab-separated row per run, in GNU parallel's --joblog columns (Seq, Host,
 /// Starttime, JobRuntime, Send, Receive, Exitval, Signal, Command) followed by this module's
-/// own (Ticket, Job, Status, Attempt, Commit, Clean, CpuTime, PeakMemory, LogPath), so tools
-/// that read parallel's joblog by column read this one too.
+/// own (Ticket, Job, Status, Attempt, Commit, Clean, CpuTime, PeakMemory, LogPath, Waited,
+/// Reason), so tools that read parallel's joblog by column read this one too. JobRuntime is
+/// right-aligned in ten characters, as parallel writes it.
 /// </summary>
 public sealed class JobLog
 {
     /// <summary>The header row.</summary>
     public const string Header =
         "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand"
-        + "\tTicket\tJob\tStatus\tAttempt\tCommit\tClean\tCpuTime\tPeakMemory\tLogPath";
+        + "\tTicket\tJob\tStatus\tAttempt\tCommit\tClean\tCpuTime\tPeakMemory\tLogPath"
+        + "\tWaited\tReason";
 
-    private const int Columns = 18;
+    // Rows written before Waited and Reason were added have 18 columns; they still read.
+    private const int OldColumns = 18;
 
     // The file's length and last sequence number after this object's own last write: when
     // the length is unchanged, no other writer came in between and the tail need not be read.
@@ -96,7 +99,7 @@ public sealed class JobLog
             e.StartTime.ToUnixTimeMilliseconds() / 1000.0 is var start
                 ? start.ToString("0.000", invariant)
                 : string.Empty,
-            e.Runtime.TotalSeconds.ToString("0.000", invariant),
+            e.Runtime.TotalSeconds.ToString("0.000", invariant).PadLeft(10),
             e.Send.ToString(invariant),
             e.Receive.ToString(invariant),
             e.ExitCode.ToString(invariant),
@@ -111,6 +114,8 @@ public sealed class JobLog
             e.CpuTime?.TotalSeconds.ToString("0.000", invariant) ?? string.Empty,
             e.PeakMemory?.ToString(invariant) ?? string.Empty,
             Flat(e.LogPath ?? string.Empty),
+            e.AdmissionWait.TotalSeconds.ToString("0.000", invariant),
+            Flat(e.Reason ?? string.Empty),
         ];
         return string.Join('\t', fields);
     }
@@ -121,7 +126,7 @@ public sealed class JobLog
         entry = null!;
         var f = line.Split('\t');
         var invariant = CultureInfo.InvariantCulture;
-        if (f.Length < Columns
+        if (f.Length < OldColumns
             || !long.TryParse(f[0], invariant, out var seq)
             || !double.TryParse(f[2], invariant, out var start)
             || !double.TryParse(f[3], invariant, out var runtime)
@@ -147,7 +152,11 @@ public sealed class JobLog
             f[14] switch { "1" => true, "0" => false, _ => null },
             double.TryParse(f[15], invariant, out var cpu) ? TimeSpan.FromSeconds(cpu) : null,
             long.TryParse(f[16], invariant, out var peak) ? peak : null,
-            f[17].Length == 0 ? null : f[17]);
+            f[17].Length == 0 ? null : f[17],
+            f.Length > 18 && double.TryParse(f[18], invariant, out var waited)
+                ? TimeSpan.FromSeconds(waited)
+                : TimeSpan.Zero,
+            f.Length > 19 && f[19].Length > 0 ? f[19] : null);
         return true;
     }
 

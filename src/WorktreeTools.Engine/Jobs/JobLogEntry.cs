@@ -21,7 +21,9 @@ public sealed record JobLogEntry(
     bool? Clean,
     TimeSpan? CpuTime,
     long? PeakMemory,
-    string? LogPath)
+    string? LogPath,
+    TimeSpan AdmissionWait = default,
+    string? Reason = null)
 {
     /// <summary>True when the run failed or timed out.</summary>
     public bool Failed => Status is JobStatus.Failed or JobStatus.TimedOut;

@@ -276,7 +276,9 @@ public sealed class JobRunner : IAsyncDisposable
 
         if (!await WaitForAdmissionAsync(result).ConfigureAwait(false))
         {
-            return new(NotStarted(result, "the invocation was stopped while it waited to start"));
+            return new(NotStarted(
+                result,
+                $"the invocation was stopped while it was {result.WaitReason}"));
         }
         var snapshot = options.SkipUnchanged
             ? Task.FromResult((result.Commit, result.Clean))
@@ -314,8 +316,12 @@ public sealed class JobRunner : IAsyncDisposable
         result.LogPath = logPath;
         SetRunning(feature.Ticket, true);
 
+        // PWD as pwsh inherited it names the folder pwsh started in, not the worktree; a
+        // program that reads PWD instead of asking the kernel would be misled by it.
         var environment = FeatureEnvironment.Of(feature)
             .ToDictionary(pair => pair.Key, pair => (string?)pair.Value);
+        environment["PWD"] = feature.Path;
+        environment["OLDPWD"] = null;
         var start = new JobStartInfo("sh", ["-c", result.Command], feature.Path, environment);
         try
         {
@@ -570,6 +576,7 @@ public sealed class JobRunner : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
+                result.AdmissionWait = DateTime.UtcNow - started;
                 return false;
             }
         }
@@ -678,7 +685,9 @@ public sealed class JobRunner : IAsyncDisposable
             result.Clean,
             result.CpuTime,
             result.PeakMemory,
-            result.LogPath));
+            result.LogPath,
+            result.AdmissionWait,
+            result.Reason));
         result.Seq = entry.Seq;
     }
 

@@ -298,13 +298,30 @@ public sealed class AgentService
         }
         if (!tree.Any(ProcessTree.IsAlive))
         {
+            WaitForDeadPane(feature.Session, window);
             return "it ended on the interrupt";
         }
         var report = ProcessTree.Stop(tree, grace);
+        WaitForDeadPane(feature.Session, window);
         return report.Killed > 0
             ? $"it ignored the interrupt and the terminate signal, and {report.Killed} process(es) "
                 + "were killed"
             : "it ignored the interrupt and ended on the terminate signal";
+    }
+
+    /// <summary>
+    /// Waits a little for tmux to see that the pane's program ended: it reaps it a moment
+    /// after the processes are gone, and until then the agent would still look alive.
+    /// </summary>
+    private void WaitForDeadPane(string session, string window)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+        while (DateTime.UtcNow < deadline
+            && workspace.Tmux.ListPanes(session).FirstOrDefault(p => p.Window == window) is
+                { Dead: false })
+        {
+            Thread.Sleep(25);
+        }
     }
 
     /// <summary>

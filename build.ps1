@@ -150,7 +150,9 @@ function Invoke-PesterTests {
         $Filter,
         (Join-Path $moduleDir 'WorktreeTools.psd1')
     )
-    $lines = & dotnet pwsh -NoProfile -NonInteractive -Command $script -args $arguments
+    # Text output: given a script block, pwsh sends CLIXML and the host lines show twice.
+    $lines = & dotnet pwsh -NoProfile -NonInteractive -OutputFormat Text -Command $script `
+        -args $arguments
     $counts = $null
     foreach ($line in $lines) {
         if ("$line" -match '^PESTER-COUNTS (\d+) (\d+)$') {

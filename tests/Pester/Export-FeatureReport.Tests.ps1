@@ -102,6 +102,18 @@ Describe 'Export-FeatureReport' {
                 Should -Throw -ErrorId "ReportPathIsFolder,$Command"
         }
 
+        It 'writes nothing, and keeps an older report, when a ticket matches no feature' {
+            $target = Join-Path $TestDrive 'older.html'
+            Set-Content -Path $target -Value 'older report'
+            Export-FeatureReport -Path $target -Ticket REP-1, NOPE-1 -NoRemote `
+                -ErrorVariable failures -ErrorAction SilentlyContinue -WarningVariable warnings `
+                -WarningAction SilentlyContinue
+            $failures | Should -HaveCount 1
+            $failures[0].FullyQualifiedErrorId | Should -BeExactly "FeatureNotFound,$Command"
+            "$warnings" | Should -BeLike '*No report was written*match no feature*'
+            Get-Content $target | Should -BeExactly 'older report'
+        }
+
         It 'says which folder is missing, and leaves nothing behind' {
             $target = Join-Path $TestDrive 'no-such-folder/report.html'
             { Export-FeatureReport -Path $target -NoRemote -ErrorAction Stop } |

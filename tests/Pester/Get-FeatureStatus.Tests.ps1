@@ -391,6 +391,37 @@ Describe 'Get-FeatureStatus' {
         }
     }
 
+    Context '-Watch without a console' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'watch-repo'
+            Push-Location $repo
+            $null = New-Feature WATCH-1 'Watched' -NoSession
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'says that -Watch needs a console' {
+            $ps = [powershell]::Create()
+            try {
+                $null = $ps.AddScript({
+                        param($Module, $Repository)
+                        Import-Module $Module
+                        Set-Location -LiteralPath $Repository
+                        Get-FeatureStatus -Watch -NoRemote
+                    }.ToString()).AddArgument($env:WORKTREETOOLS_MODULE).AddArgument($repo)
+                $output = $ps.Invoke()
+                $failures = @($ps.Streams.Error)
+            } finally {
+                $ps.Dispose()
+            }
+            $output | Should -BeNullOrEmpty
+            $failures | Should -HaveCount 1
+            $failures[0].FullyQualifiedErrorId | Should -BeExactly "WatchNeedsConsole,$Command"
+        }
+    }
+
     Context 'the default table' {
         BeforeAll {
             $repo = New-TestRepository -Root $TestDrive -Name 'table-repo'

@@ -82,6 +82,13 @@ public sealed class ExportFeatureReportCommand : WorktreeToolsCmdlet
     protected override void EndProcessing()
     {
         var target = GetUnresolvedProviderPathFromPSPath(Path);
+        if (UnmatchedTickets > 0)
+        {
+            // A report that silently leaves out a feature the user named would mislead.
+            WriteWarning($"No report was written to '{target}': {UnmatchedTickets} of the "
+                + "tickets given match no feature. Correct them and run it again.");
+            return;
+        }
         if (NoClobber && File.Exists(target))
         {
             ThrowTerminatingError(Errors.Create(
@@ -172,6 +179,11 @@ public sealed class ExportFeatureReportCommand : WorktreeToolsCmdlet
         {
             File.WriteAllText(temporary, html, new UTF8Encoding(false));
             File.Move(temporary, target, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The user named the target; the temporary file beside it is ours.
+            throw new IOException(ex.Message.Replace(temporary, target), ex);
         }
         finally
         {

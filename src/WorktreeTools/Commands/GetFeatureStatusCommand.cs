@@ -89,12 +89,35 @@ public sealed class GetFeatureStatusCommand : WorktreeToolsCmdlet
         }
     }
 
+    /// <summary>True when the host has a console with a size to draw on.</summary>
+    private bool HasConsole()
+    {
+        try
+        {
+            return Host.UI?.RawUI is { } raw && raw.WindowSize.Width > 0;
+        }
+        catch (Exception ex) when (ex is NotImplementedException or NotSupportedException
+            or System.Management.Automation.Host.HostException or IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>
     /// Draws the status table, waits, and draws it again over the old one, until stopped. The
     /// features are listed anew each time, so new and removed ones show.
     /// </summary>
     private void WatchStatus()
     {
+        if (!HasConsole())
+        {
+            ThrowTerminatingError(Errors.Create(
+                "WatchNeedsConsole",
+                ErrorCategory.InvalidOperation,
+                "-Watch draws the table on a console, and this PowerShell host has none. Run "
+                + "Get-FeatureStatus without -Watch here, or with -Watch in a terminal.",
+                null));
+        }
         var draw = InvokeCommand.NewScriptBlock(
             "param($rows) $rows | Format-Table | Out-String "
             + "-Width $Host.UI.RawUI.WindowSize.Width");

@@ -91,6 +91,9 @@ public abstract class WorktreeToolsCmdlet : PSCmdlet, IDisposable, IFeatureLog
     protected void ThrowFailure(WorktreeToolsException failure) =>
         ThrowTerminatingError(Errors.From(failure));
 
+    /// <summary>How many literal tickets given to SelectFeatures matched no feature.</summary>
+    protected int UnmatchedTickets { get; private set; }
+
     /// <summary>
     /// The features whose tickets match the patterns (all when none are given). A literal
     /// ticket that matches nothing writes a <c>FeatureNotFound</c> error.
@@ -110,6 +113,7 @@ public abstract class WorktreeToolsCmdlet : PSCmdlet, IDisposable, IFeatureLog
                 .ToList();
             if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
             {
+                UnmatchedTickets++;
                 WriteError(Errors.Create(
                     "FeatureNotFound",
                     ErrorCategory.ObjectNotFound,

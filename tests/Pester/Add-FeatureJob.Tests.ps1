@@ -140,6 +140,24 @@ Describe 'Add-FeatureJob' {
             $fromCsv[1].NotBefore.LocalDateTime | Should -Be $tonight
         }
 
+        It 'refuses a Priority that is not a whole number, row by row' -TestCases @(
+            @{ Value = 'high' }
+            @{ Value = '2.7' }
+            @{ Value = 2.5 }
+        ) {
+            param($Value)
+            $before = @(Get-FeatureJob).Count
+            $queued = [pscustomobject]@{ Ticket = 'C-1'; Job = 'test'; Priority = $Value },
+                [pscustomobject]@{ Ticket = 'C-2'; Job = 'test'; Priority = '3' } |
+                Add-FeatureJob -ErrorVariable failures -ErrorAction SilentlyContinue
+            $failures | Should -HaveCount 1
+            "$($failures[0])" | Should -BeLike "*'$Value' is not a whole number*"
+            $queued | Should -HaveCount 1
+            $queued[0].Ticket | Should -BeExactly 'C-2'
+            $queued[0].Priority | Should -Be 3
+            @(Get-FeatureJob).Count | Should -Be ($before + 1)
+        }
+
         It 'takes the tickets of features from Get-Feature' {
             $fromFeatures.Ticket | Should -Be @('C-1', 'C-2')
             $fromFeatures.Job | Should -Be @('lint', 'lint')

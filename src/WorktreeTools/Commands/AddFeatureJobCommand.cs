@@ -32,6 +32,7 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
 
     /// <summary>Entries with a higher priority run first.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
+    [WholeNumber]
     public int Priority { get; set; }
 
     /// <summary>The entries run at this time or later; an empty value means now.</summary>

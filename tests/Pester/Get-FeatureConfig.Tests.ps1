@@ -51,6 +51,17 @@ Describe 'Get-FeatureConfig' {
             (Get-FeatureConfig Windows).Key | Should -BeExactly 'Windows'
             (Get-FeatureConfig 'B*').Key | Should -Be @('BranchTemplate', 'Base')
         }
+
+        It 'writes ConfigKeyNotFound for a key that does not exist, and shows the others' {
+            $entries = Get-FeatureConfig 'Nope', 'Setup' -ErrorVariable failures `
+                -ErrorAction SilentlyContinue
+            $entries.Key | Should -BeExactly 'Setup'
+            $failures | Should -HaveCount 1
+            $failures[0].FullyQualifiedErrorId |
+                Should -BeExactly 'ConfigKeyNotFound,WorktreeTools.Commands.GetFeatureConfigCommand'
+            "$($failures[0])" | Should -BeLike "*'Nope'*WorktreeRoot*"
+            Get-FeatureConfig 'Nothing*' -ErrorAction Stop | Should -BeNullOrEmpty
+        }
     }
 
     Context 'a repository with a configuration file' {

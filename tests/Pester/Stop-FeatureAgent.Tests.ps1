@@ -176,6 +176,13 @@ Describe 'Stop-FeatureAgent' {
             Get-PaneState -Session 'STOP-4' -Window 'ai-tests' | Should -Be '0'
         }
 
+        It 'writes AgentNotFound for a role that has no window' {
+            Stop-FeatureAgent STOP-4 nope -ErrorVariable failures -ErrorAction SilentlyContinue
+            $failures | Should -HaveCount 1
+            $failures[0].FullyQualifiedErrorId | Should -BeExactly "AgentNotFound,$Command"
+            "$($failures[0])" | Should -BeLike "*no agent window 'ai-nope'*Get-FeatureAgent STOP-4*"
+        }
+
         It 'takes Ticket and Role from piped agents' {
             Get-FeatureAgent STOP-4 -Role tests | Stop-FeatureAgent
             (Get-FeatureAgent STOP-4 -Role tests).State | Should -Be 'Exited'
@@ -224,8 +231,9 @@ Describe 'Stop-FeatureAgent' {
             (Get-FeatureAgent STOP-5).State | Should -Be 'Exited'
         }
 
-        It 'accepts a role without a window, and opens none' {
-            { Stop-FeatureAgent STOP-5 -Role review -ErrorAction Stop } | Should -Not -Throw
+        It 'refuses a role that never had an agent, and opens no window' {
+            { Stop-FeatureAgent STOP-5 -Role review -ErrorAction Stop } |
+                Should -Throw -ErrorId "AgentNotFound,$Command"
             Get-TmuxWindow -Socket $Socket -Session 'STOP-5' | Should -Not -Contain 'ai-review'
         }
 

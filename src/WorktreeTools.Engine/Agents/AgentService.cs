@@ -281,6 +281,16 @@ public sealed class AgentService
     {
         var pane = workspace.Tmux.ListPanes(feature.Session)
             .FirstOrDefault(p => p.Window == window);
+        var started = store.Load(feature.Ticket).Any(r => r.Window == window);
+        if (pane is null && !started)
+        {
+            throw new WorktreeToolsException(
+                "AgentNotFound",
+                FailureKind.ObjectNotFound,
+                $"{feature.Ticket} has no agent window '{window}', so nothing was stopped. "
+                + $"Get-FeatureAgent {feature.Ticket} lists its agents and their roles.",
+                feature.Ticket);
+        }
         if (pane is null || pane.Dead)
         {
             return "it was not running";

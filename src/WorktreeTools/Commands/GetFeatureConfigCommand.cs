@@ -25,6 +25,20 @@ public sealed class GetFeatureConfigCommand : WorktreeToolsCmdlet
             var patterns = (Key is { Length: > 0 } ? Key : ["*"])
                 .Select(k => new WildcardPattern(k, WildcardOptions.IgnoreCase))
                 .ToList();
+            foreach (var key in Key ?? [])
+            {
+                var pattern = new WildcardPattern(key, WildcardOptions.IgnoreCase);
+                if (!WildcardPattern.ContainsWildcardCharacters(key)
+                    && !FeatureConfig.Keys.Any(pattern.IsMatch))
+                {
+                    WriteError(Errors.Create(
+                        "ConfigKeyNotFound",
+                        ErrorCategory.ObjectNotFound,
+                        $"There is no configuration key '{key}'. The keys are: "
+                        + $"{string.Join(", ", FeatureConfig.Keys)}.",
+                        key));
+                }
+            }
             foreach (var key in FeatureConfig.Keys.Where(k => patterns.Any(p => p.IsMatch(k))))
             {
                 WriteObject(new FeatureConfigEntry(key, config.ValueOf(key), config.SourceOf(key)));

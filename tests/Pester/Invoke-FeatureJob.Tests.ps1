@@ -1067,29 +1067,14 @@ Describe 'Invoke-FeatureJob' {
                 "Admission = @{ MinFreeMemoryMB = $($totalMB - 1); MaxLoad = 0 } }"
             $repo = New-JobRepository -Name 'admission-repo' -Ticket 'AD-1' -Config $config
 
-            $ps = [powershell]::Create()
-            $null = $ps.AddScript({
-                    param($Module, $Repository)
-                    Import-Module $Module
-                    Set-Location -LiteralPath $Repository
-                    Invoke-FeatureJob pass -Ticket AD-1
-                }.ToString())
-            $null = $ps.AddArgument($env:WORKTREETOOLS_MODULE).AddArgument($repo)
-            $invocation = $ps.BeginInvoke()
-            Wait-Until -TimeoutSec 15 -Because 'the progress record to say why the job waits' {
-                $ps.Streams.Progress | Where-Object StatusDescription -Like '*waiting for memory*'
-            }
-            $waiting = $ps.Streams.Progress |
-                Where-Object StatusDescription -Like '*waiting for memory*' |
-                Select-Object -First 1
-            $stop = $ps.BeginStop($null, $null)
-            $stopped = $stop.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds(20))
+            $held = Stop-WhenHeld -Repository $repo -Command 'Invoke-FeatureJob pass -Ticket AD-1' `
+                -Waiting '*waiting for memory*'
+            $waiting, $stopped = $held.Progress, $held.Stopped
             Push-Location $repo
         }
 
         AfterAll {
             Pop-Location
-            $ps.Dispose()
         }
 
         It 'holds the job and says why in the progress record' {

@@ -334,27 +334,12 @@ Describe 'Start-FeatureJobRunner' {
             Push-Location -LiteralPath $repo
             $entry = Add-FeatureJob pass -Ticket QAD-1
 
-            $ps = [powershell]::Create()
-            $null = $ps.AddScript({
-                    param($Module, $Repository)
-                    Import-Module $Module
-                    Set-Location -LiteralPath $Repository
-                    Start-FeatureJobRunner -Once
-                }.ToString())
-            $null = $ps.AddArgument($env:WORKTREETOOLS_MODULE).AddArgument($repo)
-            $invocation = $ps.BeginInvoke()
-            Wait-Until -TimeoutSec 15 -Because 'the progress record to say why the entry waits' {
-                $ps.Streams.Progress | Where-Object StatusDescription -Like '*waiting for memory*'
-            }
-            $waiting = $ps.Streams.Progress |
-                Where-Object StatusDescription -Like '*waiting for memory*' |
-                Select-Object -First 1
-            $stop = $ps.BeginStop($null, $null)
-            $stopped = $stop.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds(20))
+            $held = Stop-WhenHeld -Repository $repo -Command 'Start-FeatureJobRunner -Once' `
+                -Waiting '*waiting for memory*'
+            $waiting, $stopped = $held.Progress, $held.Stopped
         }
 
         AfterAll {
-            $ps.Dispose()
             Pop-Location
         }
 

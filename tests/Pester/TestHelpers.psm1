@@ -455,6 +455,48 @@ function Remove-TestTmuxServer {
     }
 }
 
+function Stop-WhenHeld {
+    <#
+    .SYNOPSIS
+        Runs a command of the module in a runspace of its own until a progress record says it
+        holds its work back, then stops it; returns that record and whether it stopped.
+    .DESCRIPTION
+        For the admission tests: the command must wait (for memory, say) before it starts any
+        job. The runspace imports the module under test and goes to -Repository first.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] [string] $Repository,
+        [Parameter(Mandatory)] [string] $Command,
+        [Parameter(Mandatory)] [string] $Waiting
+    )
+
+    $ps = [powershell]::Create()
+    try {
+        $null = $ps.AddScript({
+                param($Module, $Repository, $Command)
+                Import-Module $Module
+                Set-Location -LiteralPath $Repository
+                & ([scriptblock]::Create($Command))
+            }.ToString())
+        $null = $ps.AddArgument($env:WORKTREETOOLS_MODULE).AddArgument($Repository)
+        $null = $ps.AddArgument($Command)
+        $null = $ps.BeginInvoke()
+        Wait-Until -TimeoutSec 15 -Because "a progress record that says '$Waiting'" {
+            $ps.Streams.Progress | Where-Object StatusDescription -Like $Waiting
+        }
+        $record = $ps.Streams.Progress | Where-Object StatusDescription -Like $Waiting |
+            Select-Object -First 1
+        $stop = $ps.BeginStop($null, $null)
+        [pscustomobject]@{
+            Progress = $record
+            Stopped  = $stop.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds(20))
+        }
+    } finally {
+        $ps.Dispose()
+    }
+}
+
 Export-ModuleMember -Function @(
     'Enter-TestEnvironment'
     'Exit-TestEnvironment'
@@ -475,4 +517,5 @@ Export-ModuleMember -Function @(
     'Get-ProcessName'
     'Get-TmuxPaneProcess'
     'Remove-TestTmuxServer'
+    'Stop-WhenHeld'
 )

@@ -594,6 +594,12 @@ public sealed class JobQueue : IDisposable
             return new(QueuedJobState.Cancelled, attempts, entry.NotBefore,
                 $"cancelled with Stop-FeatureJob while it ran ({count})");
         }
+        if (result.StoppedWithFeature)
+        {
+            // Its feature was stopped on purpose: running it again would undo that.
+            return new(QueuedJobState.Cancelled, attempts, entry.NotBefore,
+                $"stopped by Stop-Feature while it ran ({count})");
+        }
         switch (result.Status)
         {
             case JobStatus.Succeeded:

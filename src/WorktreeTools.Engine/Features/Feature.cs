@@ -35,6 +35,21 @@ public sealed class Feature
         Ports = record?.Ports ?? [];
     }
 
+    /// <summary>A feature whose record cannot be read: Broken, with the file as the reason.</summary>
+    internal Feature(UnreadableFeature unreadable, string path)
+        : this((FeatureRecord?)null, path)
+    {
+        Ticket = unreadable.Ticket;
+        IsManaged = true;
+        Unreadable = unreadable;
+        State = FeatureState.Broken;
+        Reason = unreadable.Reason;
+        RepairCommand = unreadable.RepairCommand;
+    }
+
+    /// <summary>The record file that cannot be read, for a feature listed as Broken by it.</summary>
+    internal UnreadableFeature? Unreadable { get; }
+
     /// <summary>The ticket, or null for a worktree this module did not make.</summary>
     public string? Ticket { get; }
 

@@ -160,7 +160,8 @@ public sealed class FeatureStopper
         var report = ProcessTree.Stop(processes, options.GracePeriod, cancellationToken);
 
         // What a job started while it was being stopped gets no second grace period.
-        var late = mine.SelectMany(j => j.Members(ProcessTree.Snapshot()))
+        var after = ProcessTree.Snapshot();
+        var late = mine.SelectMany(j => j.Members(after))
             .Where(p => processes.All(known => known.Pid != p.Pid))
             .ToList();
         if (late.Count > 0)
@@ -175,18 +176,16 @@ public sealed class FeatureStopper
         {
             var where = mine.Count == 0
                 ? $"of '{session}'"
-                : $"of '{feature.Ticket}' ({Counted(mine.Count, "running job")} and its windows)";
+                : $"of '{feature.Ticket}' (its windows and "
+                    + $"{Sentences.Count(mine.Count, "running job")})";
             log.Verbose(
-                $"Stopped {Counted(report.Found, "process", "processes")} {where}: "
+                $"Stopped {Sentences.Count(report.Found, "process", "processes")} {where}: "
                 + $"{report.Terminated} ended when asked, {report.Killed} "
                 + $"{(report.Killed == 1 ? "was" : "were")} killed after "
                 + $"{options.GracePeriod.TotalSeconds} s.");
         }
         return report;
     }
-
-    private static string Counted(int count, string one, string? many = null) =>
-        $"{count} {(count == 1 ? one : many ?? one + "s")}";
 
     /// <summary>
     /// Lists what removing a worktree would lose: changes, untracked files and ignored files
@@ -301,6 +300,10 @@ public sealed class FeatureStopper
 
     private static void RequireManaged(Feature feature)
     {
+        if (feature.Unreadable is { } unreadable)
+        {
+            throw unreadable.ToException();
+        }
         if (!feature.IsManaged)
         {
             throw new WorktreeToolsException(

@@ -151,11 +151,7 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
             var matches = features.Where(f => wildcard.IsMatch(f.Ticket)).ToList();
             if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
             {
-                WriteError(Errors.Create(
-                    "FeatureNotFound",
-                    ErrorCategory.ObjectNotFound,
-                    $"No feature has the ticket '{pattern}'. Run Get-Feature to see the features.",
-                    pattern));
+                WriteFeatureNotFound(pattern);
             }
             selected.AddRange(matches.Where(m => !selected.Contains(m)));
         }

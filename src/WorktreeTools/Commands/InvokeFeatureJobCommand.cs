@@ -231,6 +231,10 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
 
     private void Queue(Feature feature)
     {
+        if (RejectUnreadable(feature))
+        {
+            return;
+        }
         // The records are read once per invocation: one lookup per feature, not one scan.
         records ??= Workspace.Store.LoadAll()
             .ToDictionary(r => r.Ticket, StringComparer.OrdinalIgnoreCase);

@@ -25,7 +25,7 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
     public string Job { get; set; } = string.Empty;
 
     /// <summary>Tickets of the features to queue in; wildcards allowed; all if omitted.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Parameter(ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(TicketCompleter))]
     public string[]? Ticket { get; set; }

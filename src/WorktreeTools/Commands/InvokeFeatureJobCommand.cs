@@ -35,7 +35,10 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
     public string? Command { get; set; }
 
     /// <summary>Tickets of the features to run in; wildcards allowed. All when omitted.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.ByTicket)]
+    [Parameter(
+        ValueFromPipeline = true,
+        ValueFromPipelineByPropertyName = true,
+        ParameterSetName = ParameterSets.ByTicket)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(TicketCompleter))]
     public string[]? Ticket { get; set; }

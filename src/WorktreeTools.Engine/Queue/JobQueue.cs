@@ -776,7 +776,7 @@ public sealed class JobQueue : IDisposable
         new(
             "QueueDatabaseUnreadable",
             FailureKind.InvalidData,
-            $"The job queue database '{path}' cannot be read: {problem.TrimEnd('.')}. "
+            $"The job queue database '{path}' cannot be read: {Sentences.Inner(problem)}. "
             + "Nothing was changed. "
             + $"Move it aside (for example: mv '{path}' '{path}.broken'; also move any "
             + $"'{FileName}-wal' and '{FileName}-shm' beside it) to start an empty queue, or "

@@ -109,16 +109,10 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
             var name = jobs.Keys.First(k => k.Equals(Job, StringComparison.OrdinalIgnoreCase));
             return (name, command);
         }
-        var source = Workspace.Config.SourceOf("Jobs");
-        var file = source == Engine.Configuration.FeatureConfig.DefaultSource
-            ? $"{Engine.Configuration.FeatureConfig.FileName} (there is none)"
-            : $"'{source}'";
-        var known = jobs.Count == 0 ? "none" : string.Join(", ", jobs.Keys.Order());
         WriteError(Errors.Create(
             "JobNotFound",
             ErrorCategory.ObjectNotFound,
-            $"There is no job named '{Job}' in the Jobs table of {file} (jobs: {known}). Add it "
-            + "there first: the queue runs named jobs only.",
+            Workspace.Config.MissingJob(Job) + " The queue runs named jobs only.",
             Job));
         return null;
     }

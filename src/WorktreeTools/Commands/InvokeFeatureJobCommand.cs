@@ -193,14 +193,10 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
         {
             if (!config.Jobs.TryGetValue(Job, out var configured))
             {
-                var knownJobs = config.Jobs.Count == 0
-                    ? "none"
-                    : string.Join(", ", config.Jobs.Keys);
                 throw new WorktreeToolsException(
                     "JobNotFound",
                     FailureKind.ObjectNotFound,
-                    $"There is no job named '{Job}' in the Jobs table of {FeatureConfigFile()} "
-                    + $"(jobs: {knownJobs}). Add it there, or pass a command line with -Command.",
+                    config.MissingJob(Job) + " Or pass a command line with -Command.",
                     Job);
             }
             jobName = config.Jobs.Keys
@@ -226,11 +222,6 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
             LogLimit = config.LogLimitMB * 1024L * 1024L,
         }, MinFreeMemoryMB, MaxLoad);
     }
-
-    private string FeatureConfigFile() =>
-        Workspace.Config.SourceOf("Jobs") is var source && source != "default"
-            ? $"'{source}'"
-            : $"{Engine.Configuration.FeatureConfig.FileName} (there is none)";
 
     private void Queue(Feature feature)
     {

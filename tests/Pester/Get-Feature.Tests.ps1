@@ -171,7 +171,10 @@ Describe 'Get-Feature' {
             @{ Command = 'Stop-Feature'; Line = { Stop-Feature REC-2 -Remove -Confirm:$false } }
             @{ Command = 'Get-Feature | Stop-Feature'; Line = { Get-Feature REC-2 | Stop-Feature } }
             @{ Command = 'New-Feature'; Line = { New-Feature REC-2 -NoSession } }
-            @{ Command = 'Invoke-FeatureJob'; Line = { Invoke-FeatureJob -Command true -Ticket REC-2 } }
+            @{
+                Command = 'Invoke-FeatureJob'
+                Line    = { Invoke-FeatureJob -Command true -Ticket REC-2 }
+            }
         ) {
             param($Command, $Line)
             try {

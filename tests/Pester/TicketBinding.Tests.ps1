@@ -51,7 +51,10 @@ Describe 'Ticket binding' {
                 Check = { param($out) "$($out.Ticket)" -eq 'BIND-1' -and $out.Succeeded }
             }
             @{ Line = 'Add-FeatureJob check'; Check = { param($out) $out.Ticket -eq 'BIND-1' } }
-            @{ Line = 'Get-FeatureJob'; Check = { param($out) @($out.Ticket) -notcontains 'BIND-2' } }
+            @{
+                Line  = 'Get-FeatureJob'
+                Check = { param($out) @($out.Ticket) -notcontains 'BIND-2' }
+            }
             @{ Line = 'Get-FeatureJobLog'; Check = { param($out) $true } }
             @{ Line = 'Get-FeatureAgent'; Check = { param($out) $true } }
         ) {

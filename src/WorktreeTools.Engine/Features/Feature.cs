@@ -35,7 +35,7 @@ public sealed class Feature
         Ports = record?.Ports ?? [];
     }
 
-    /// <summary>A feature whose record cannot be read: Broken, with the file as the reason.</summary>
+    /// <summary>A feature whose record cannot be read: Broken, the file its reason.</summary>
     internal Feature(UnreadableFeature unreadable, string path)
         : this((FeatureRecord?)null, path)
     {
@@ -47,7 +47,7 @@ public sealed class Feature
         RepairCommand = unreadable.RepairCommand;
     }
 
-    /// <summary>The record file that cannot be read, for a feature listed as Broken by it.</summary>
+    /// <summary>The unreadable record file of a feature listed as Broken for it.</summary>
     internal UnreadableFeature? Unreadable { get; }
 
     /// <summary>The ticket, or null for a worktree this module did not make.</summary>

@@ -271,7 +271,8 @@ public sealed class FeatureStopper
             ? repository.Commits.QueryBy(new CommitFilter { IncludeReachableFrom = tip }).Count()
             : repository.ObjectDatabase.CalculateHistoryDivergence(tip, baseTip).AheadBy ?? 0;
         log.Warning(
-            $"Kept the branch '{branchName}': {unique} commit(s) on it are on neither "
+            $"Kept the branch '{branchName}': {Sentences.Count(unique, "commit")} on it "
+            + $"{(unique == 1 ? "is" : "are")} on neither "
             + $"'{feature.Base}' nor its upstream and would be lost. Push or merge them, then "
             + $"delete it with: git branch -D {branchName}");
         return false;

@@ -82,7 +82,7 @@ public sealed class FeatureStore
         Scan().Unreadable.FirstOrDefault(
             u => u.Ticket.Equals(ticket, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>The unreadable record a listed feature stands for, or null for a sound one.</summary>
+    /// <summary>The unreadable record a listed feature stands for, or null.</summary>
     public static UnreadableFeature? UnreadableOf(Feature feature) => feature.Unreadable;
 
     /// <summary>Writes a record; a reader never sees a half-written file.</summary>

@@ -49,6 +49,15 @@ public sealed class NewFeatureCommand : WorktreeToolsCmdlet
     /// <inheritdoc />
     protected override void BeginProcessing()
     {
+        // Outside a repository nothing can run: stop here, as the other cmdlets do.
+        try
+        {
+            _ = Workspace;
+        }
+        catch (WorktreeToolsException failure)
+        {
+            ThrowFailure(failure);
+        }
         if (Attach && NoSession)
         {
             ThrowTerminatingError(Errors.Create(

@@ -151,6 +151,15 @@ public class FeatureConfigTests
     }
 
     [Fact]
+    public void I_can_keep_shell_text_in_braces_in_a_branch_template()
+    {
+        var config = FeatureConfig.FromData(
+            new Hashtable { ["BranchTemplate"] = "f/{Ticket}-${IFS}" }, File);
+
+        Assert.Equal("f/{Ticket}-${IFS}", config.BranchTemplate);
+    }
+
+    [Fact]
     public void I_can_copy_files_from_folders_inside_the_worktree()
     {
         var config = FeatureConfig.FromData(

@@ -161,8 +161,9 @@ public sealed class FeatureConfig
                 break;
             case "BranchTemplate":
                 BranchTemplate = RequireText(value, file, key);
+                // A name in braces is a placeholder; after '$' it is shell text git allows.
                 var unknown = System.Text.RegularExpressions.Regex
-                    .Matches(BranchTemplate, @"\{[^{}]*\}")
+                    .Matches(BranchTemplate, @"(?<!\$)\{[A-Za-z_][A-Za-z0-9_]*\}")
                     .Select(m => m.Value)
                     .Where(p => p is not ("{Ticket}" or "{Description}"))
                     .Distinct()

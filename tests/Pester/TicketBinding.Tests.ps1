@@ -69,6 +69,14 @@ Describe 'Ticket binding' {
                 Should -BeExactly 'BIND-2'
         }
 
+        It 'takes no object without a Ticket property as a ticket' {
+            $failure = $null
+            [pscustomobject]@{ Job = 'check' } |
+                Add-FeatureJob -ErrorVariable failure -ErrorAction SilentlyContinue
+            $failure[0].FullyQualifiedErrorId |
+                Should -BeExactly 'TicketRequired,WorktreeTools.Commands.AddFeatureJobCommand'
+        }
+
         It 'binds features from Get-Feature as -InputObject' {
             (Get-Feature BIND-2 | Get-FeatureStatus).Ticket | Should -BeExactly 'BIND-2'
         }

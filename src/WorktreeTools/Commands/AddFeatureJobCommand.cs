@@ -117,6 +117,19 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
         return null;
     }
 
+    private static bool IsTicketText(string pattern)
+    {
+        try
+        {
+            FeatureNames.ValidateTicket(pattern.Replace('*', 'x').Replace('?', 'x'));
+            return true;
+        }
+        catch (WorktreeToolsException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The features the tickets name; a literal ticket naming none is an error.</summary>
     private List<FeatureRecord> SelectTickets()
     {
@@ -141,6 +154,19 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
         var selected = new List<FeatureRecord>();
         foreach (var pattern in Ticket)
         {
+            // Piped strings bind to -Ticket by value, so PowerShell turns a piped object that
+            // has no Ticket property into its text, such as '@{Job=test}': no ticket at all.
+            if (MyInvocation.ExpectingInput && !IsTicketText(pattern))
+            {
+                WriteError(Errors.Create(
+                    "TicketRequired",
+                    ErrorCategory.InvalidArgument,
+                    $"A piped object has no Ticket (it was read as '{pattern}'), so there is no "
+                    + "feature to queue the job in. Pipe tickets, features made by New-Feature, "
+                    + "or objects with Ticket and Job properties.",
+                    pattern));
+                continue;
+            }
             var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
             var matches = features.Where(f => wildcard.IsMatch(f.Ticket)).ToList();
             if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))

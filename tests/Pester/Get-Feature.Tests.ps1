@@ -126,6 +126,69 @@ Describe 'Get-Feature' {
         }
     }
 
+    Context 'a feature record that cannot be read' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'bad-record-repo'
+            Push-Location $repo
+            $null = New-Feature REC-1 'Fine' -NoSession
+            $null = New-Feature REC-2 'Corrupt' -NoSession
+            $null = New-Feature REC-3 'Fine too' -NoSession
+            $common = Invoke-Git $repo rev-parse --path-format=absolute --git-common-dir
+            $record = Join-Path $common 'worktreetools/features/REC-2.json'
+            Set-Content -LiteralPath $record -Value '{not json'
+            $features = @(Get-Feature -ErrorVariable listErrors)
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'still lists the other features, without an error' {
+            $listErrors | Should -BeNullOrEmpty
+            $features.Ticket | Should -Be @('REC-1', 'REC-2', 'REC-3')
+            ($features | Where-Object Ticket -NE 'REC-2').State | Should -Be @('Ok', 'Ok')
+        }
+
+        It 'shows the bad one as Broken, naming the file and what to do' {
+            $bad = $features | Where-Object Ticket -EQ 'REC-2'
+            $bad.State | Should -Be 'Broken'
+            $bad.Reason | Should -BeLike "*'$record' cannot be read*fix the JSON by hand*"
+            $bad.Reason | Should -Not -BeLike '*..*'
+            $bad.RepairCommand | Should -BeLike "Move-Item -LiteralPath '$record'*"
+        }
+
+        It 'never deletes or rewrites the file' {
+            Get-Content -LiteralPath $record | Should -BeExactly '{not json'
+        }
+
+        It 'lists it in Get-FeatureStatus as failed, and the others as they are' {
+            $status = @(Get-FeatureStatus)
+            $status.Ticket | Should -Be @('REC-1', 'REC-2', 'REC-3')
+            ($status | Where-Object Ticket -EQ 'REC-2').Failed | Should -BeTrue
+        }
+
+        It '<Command> on that ticket fails with FeatureStateUnreadable' -TestCases @(
+            @{ Command = 'Stop-Feature'; Line = { Stop-Feature REC-2 -Remove -Confirm:$false } }
+            @{ Command = 'Get-Feature | Stop-Feature'; Line = { Get-Feature REC-2 | Stop-Feature } }
+            @{ Command = 'New-Feature'; Line = { New-Feature REC-2 -NoSession } }
+            @{
+                Command = 'Invoke-FeatureJob'
+                Line    = { Invoke-FeatureJob -Command true -Ticket REC-2 }
+            }
+        ) {
+            param($Command, $Line)
+            try {
+                $failure = @(& $Line 2>&1 |
+                        Where-Object { $_ -is [Management.Automation.ErrorRecord] })
+            } catch {
+                $failure = $_
+            }
+            @($failure)[0].FullyQualifiedErrorId | Should -BeLike 'FeatureStateUnreadable,*'
+            "$(@($failure)[0])" | Should -BeLike "*'REC-2'*$record*"
+            Get-Content -LiteralPath $record | Should -BeExactly '{not json'
+        }
+    }
+
     Context 'a locked worktree' {
         BeforeAll {
             $repo = New-TestRepository -Root $TestDrive -Name 'locked-repo'

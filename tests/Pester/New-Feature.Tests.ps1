@@ -106,6 +106,50 @@ Describe 'New-Feature' {
         }
     }
 
+    Context 'outside a git repository' {
+        BeforeAll {
+            $outside = Join-Path $TestDrive 'not-a-repo'
+            $null = New-Item -ItemType Directory -Path $outside
+            Push-Location $outside
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'stops with a terminating NotAGitRepository error, as the other cmdlets do' {
+            $reached = $false
+            {
+                New-Feature OUT-1 -NoSession -ErrorAction SilentlyContinue
+                $script:reached = $true
+            } | Should -Throw -ErrorId "NotAGitRepository,$Command"
+            $reached | Should -BeFalse
+        }
+    }
+
+    Context 'a repository without any remote' {
+        BeforeAll {
+            $lonely = Join-Path $TestDrive 'lonely'
+            Invoke-Git $TestDrive init -q -b main $lonely
+            Invoke-Git $lonely -c user.name=Test -c user.email=test@example.invalid `
+                commit -q --allow-empty -m init
+            Push-Location $lonely
+        }
+
+        AfterAll {
+            Pop-Location
+        }
+
+        It 'asks for -Base or the Base setting, not for origin' {
+            $failure = $null
+            $null = New-Feature LONE-1 -NoSession -ErrorVariable failure `
+                -ErrorAction SilentlyContinue
+            $failure[0].FullyQualifiedErrorId | Should -BeExactly "BaseNotFound,$Command"
+            "$($failure[0])" | Should -BeLike "*no remote named 'origin'*-Base main*Base = 'main'*"
+            "$($failure[0])" | Should -Not -BeLike '*set-head*'
+        }
+    }
+
     Context 'an invalid ticket' {
         BeforeAll {
             $repo = New-TestRepository -Root $TestDrive -Name 'ticket-repo'

@@ -324,6 +324,52 @@ Describe 'Start-FeatureJobRunner' {
         }
     }
 
+    Context 'Stop-Feature while a queue entry of the feature runs' {
+        BeforeAll {
+            $config = @'
+@{
+    Jobs  = @{ hang = 'echo $$ > pid.txt; sleep 60' }
+    Queue = @{ MaxAttempts = 3; RetryDelaySec = 0 }
+}
+'@
+            $repo = New-QueueRepository -Name 'stopped' -Ticket 'SF-1' -Config $config
+            Push-Location $repo
+            $worktree = Get-TestWorktreePath -Repository $repo -Ticket 'SF-1'
+            $entry = Add-FeatureJob hang
+            $output = Join-Path $TestDrive 'stopped.txt'
+            $runner = Start-PwshProcess -Repository $repo -Output $output `
+                -Line 'Start-FeatureJobRunner -Once'
+            $pidFile = Join-Path $worktree 'pid.txt'
+            Wait-Until -TimeoutSec 60 -Because 'the job runs and wrote its pid' {
+                (Get-FeatureJob -Id $entry.Id).State -eq 'Running' -and
+                    (Get-Content -LiteralPath $pidFile -ErrorAction Ignore) -match '^\d+$'
+            }
+            $jobPid = [int](Get-Content -LiteralPath $pidFile)
+            Stop-Feature SF-1
+            $exited = $runner.WaitForExit(60000)
+            $final = Get-FeatureJob -Id $entry.Id
+        }
+
+        AfterAll {
+            if ($jobPid -and (Test-ProcessAlive -Id $jobPid)) {
+                & kill -KILL $jobPid
+            }
+            Stop-PwshProcess $runner
+            Pop-Location
+        }
+
+        It 'stops the job and lets the runner finish' {
+            Test-ProcessAlive -Id $jobPid | Should -BeFalse
+            $exited | Should -BeTrue
+        }
+
+        It 'ends the entry Cancelled, with the reason, and does not run it again' {
+            $final.State | Should -Be 'Cancelled'
+            $final.Attempts | Should -Be 1
+            $final.Reason | Should -BeLike '*stopped by Stop-Feature while it ran*'
+        }
+    }
+
     Context 'admission: a runner holds entries while memory is short' {
         BeforeAll {
             # A floor just under all the memory: MemAvailable never reaches it.

@@ -545,4 +545,65 @@ Describe 'Stop-Feature' {
             Get-GitWorktreePath -Path $repo | Should -HaveCount 1
         }
     }
+
+    Context '-Remove while a job of the feature runs in another runspace' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'job-repo' `
+                -Config '@{ Agent = $null }'
+            Push-Location $repo
+            $feature = New-Feature JOBS-1 'With a job'
+            $null = New-Feature JOBS-2 'Bystander' -NoSession
+
+            # A job whose shell has a child of its own, as the trial's 'sh -c' job had.
+            $ps = [powershell]::Create()
+            $null = $ps.AddScript({
+                    param($Module, $Repository)
+                    Import-Module $Module
+                    Set-Location -LiteralPath $Repository
+                    Invoke-FeatureJob -Command 'sleep 30; echo after' -Ticket JOBS-1 `
+                        -MaxLoad 0 -Retries 2
+                }.ToString())
+            $null = $ps.AddArgument($env:WORKTREETOOLS_MODULE).AddArgument($repo)
+            $invocation = $ps.BeginInvoke()
+            $script:jobProcesses = $null
+            Wait-Until -TimeoutSec 15 -Because 'Get-FeatureProcess to show the running job' {
+                $script:jobProcesses = @(Get-FeatureProcess JOBS-1 |
+                        Where-Object Role -EQ 'command')
+                $script:jobProcesses | Where-Object CommandLine -Like '*sleep 30*'
+            }
+            $jobProcesses = $script:jobProcesses
+            Stop-Feature JOBS-1 -Remove -Force -Verbose 4>&1 |
+                Tee-Object -Variable verbose | Out-Null
+            $stillAlive = @($jobProcesses | Where-Object { Test-ProcessAlive -Id $_.Pid })
+            $jobResult = $ps.EndInvoke($invocation)
+        }
+
+        AfterAll {
+            foreach ($process in $jobProcesses) {
+                if (Test-ProcessAlive -Id $process.Pid) {
+                    [Diagnostics.Process]::GetProcessById($process.Pid).Kill()
+                }
+            }
+            $ps.Dispose()
+            Pop-Location
+        }
+
+        It "stops every process of the job before the worktree goes" {
+            $jobProcesses.Count | Should -BeGreaterThan 0
+            $stillAlive | Should -BeNullOrEmpty
+            Test-Path -LiteralPath $feature.Path | Should -BeFalse
+            "$verbose" | Should -BeLike '*1 running job*'
+        }
+
+        It 'ends the job Cancelled, not failed, and does not retry it' {
+            $jobResult | Should -HaveCount 1
+            $jobResult[0].Status | Should -Be 'Cancelled'
+            $jobResult[0].Reason | Should -BeExactly 'stopped by Stop-Feature'
+            $jobResult[0].Attempts | Should -Be 1
+        }
+
+        It "leaves another feature alone" {
+            (Get-Feature JOBS-2).State | Should -Be 'Ok'
+        }
+    }
 }

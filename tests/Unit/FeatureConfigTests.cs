@@ -138,4 +138,60 @@ public class FeatureConfigTests
         Assert.Contains($"'{named}'", error.Message);
         Assert.Contains(File, error.Message);
     }
+
+    [Theory]
+    [InlineData("CopyFiles", "../../etc/passwd", "points outside the main worktree")]
+    [InlineData("CopyFiles", "/etc/hostname", "points outside the main worktree")]
+    [InlineData("CopyFiles", "config/../../x", "points outside the main worktree")]
+    [InlineData("LogLimitMB", 99999999999L, "from 1 to 2147483647, not 99999999999")]
+    [InlineData("LogLimitMB", 0, "from 1 to 2147483647, not 0")]
+    [InlineData("BranchTemplate", "feature/{Tikcet}", "unknown placeholder {Tikcet}")]
+    [InlineData("ErrorPatterns", "(unclosed", "is not a regular expression")]
+    public void I_can_try_a_value_out_of_range_and_get_the_real_rule(
+        string key,
+        object value,
+        string rule)
+    {
+        var error = Assert.Throws<WorktreeToolsException>(
+            () => FeatureConfig.FromData(new Hashtable { [key] = value }, File));
+
+        Assert.Contains(rule, error.Message);
+        Assert.Contains($"'{key}'", error.Message);
+        Assert.DoesNotContain("..", error.Message.Replace("../", "", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void I_can_keep_shell_text_in_braces_in_a_branch_template()
+    {
+        var config = FeatureConfig.FromData(
+            new Hashtable { ["BranchTemplate"] = "f/{Ticket}-${IFS}" }, File);
+
+        Assert.Equal("f/{Ticket}-${IFS}", config.BranchTemplate);
+    }
+
+    [Fact]
+    public void I_can_copy_files_from_folders_inside_the_worktree()
+    {
+        var config = FeatureConfig.FromData(
+            new Hashtable { ["CopyFiles"] = new object[] { ".env", "a/../b/*.json", "./c" } },
+            File);
+
+        Assert.Equal(3, config.CopyFiles.Count);
+    }
+
+    [Fact]
+    public void I_can_ask_for_an_unknown_job_and_read_where_jobs_are_defined()
+    {
+        var none = FeatureConfig.Default.MissingJob("test");
+        var empty = FeatureConfig.FromData(new Hashtable { ["Setup"] = "make" }, File)
+            .MissingJob("test");
+        var some = FeatureConfig.FromData(
+            new Hashtable { ["Jobs"] = new Hashtable { ["lint"] = "x", ["build"] = "y" } },
+            File).MissingJob("test");
+
+        Assert.Contains("has no .worktreetools.psd1", none);
+        Assert.DoesNotContain("(jobs: none)", none);
+        Assert.Contains($"'{File}' has no Jobs table", empty);
+        Assert.Contains($"Jobs table of '{File}' (jobs: build, lint)", some);
+    }
 }

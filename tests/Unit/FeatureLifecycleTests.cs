@@ -154,7 +154,7 @@ public sealed class FeatureLifecycleTests : IDisposable
 
         Assert.True(result.WorktreeRemoved);
         Assert.False(result.BranchDeleted);
-        Assert.Contains(log.Warnings, w => w.Contains("1 commit(s)"));
+        Assert.Contains(log.Warnings, w => w.Contains("1 commit on it is on neither"));
         Assert.NotEmpty(TestRepository.Git(repo.Clone, "branch", "--list", feature.Branch!));
         Assert.False(Directory.Exists(feature.Path));
     }
@@ -196,6 +196,113 @@ public sealed class FeatureLifecycleTests : IDisposable
         Assert.Equal("a", status.LastCommit!.Subject);
         Assert.False(status.Failed);
         Assert.Equal(["editor", "server", "tests", "ai"], status.Windows);
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_get_a_warning_naming_the_kept_branch_when_a_ticket_starts_again()
+    {
+        await Task.Yield();
+        var workspace = repo.Workspace();
+        var first = Create(workspace, "ABC-1", "Add login");
+        TestRepository.Git(first.Path, "commit", "-q", "--allow-empty", "-m", "unpushed");
+        new FeatureStopper(workspace).Stop(
+            first, new StopFeatureOptions(Remove: true, DeleteBranch: true, Force: true));
+        var log = new RecordingLog();
+
+        var again = Create(workspace, "ABC-1", log: log);
+
+        Assert.Equal("feature/ABC-1", again.Branch);
+        var warning = Assert.Single(log.Warnings, w => w.Contains("already has the branch"));
+        Assert.Contains("'feature/ABC-1-add-login'", warning);
+        Assert.Contains("New-Feature ABC-1 'add-login'", warning);
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_get_no_such_warning_for_another_ticket_that_shares_a_prefix()
+    {
+        await Task.Yield();
+        var workspace = repo.Workspace();
+        Create(workspace, "ABC-12", "Short");
+        var log = new RecordingLog();
+
+        Create(workspace, "ABC-1", "Other", log);
+
+        Assert.DoesNotContain(log.Warnings, w => w.Contains("already has the branch"));
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_get_a_warning_when_an_existing_feature_is_asked_for_another_base()
+    {
+        await Task.Yield();
+        var workspace = repo.Workspace();
+        Create(workspace, "ABC-1", "Fix rounding");
+        var log = new RecordingLog();
+        var creator = new FeatureCreator(workspace, log);
+        var request = new NewFeatureRequest("ABC-1", "Fix rounding", Base: "origin/trunk~0");
+
+        var feature = creator.Create(creator.Plan(request), request);
+
+        Assert.Equal("origin/trunk", feature.Base);
+        var warning = Assert.Single(log.Warnings);
+        Assert.Contains("the new base 'origin/trunk~0' was ignored", warning);
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_can_give_a_blank_description_and_get_none()
+    {
+        await Task.Yield();
+
+        var feature = Create(repo.Workspace(), "ABC-1", "   ");
+
+        Assert.Null(feature.Description);
+        Assert.Equal("feature/ABC-1", feature.Branch);
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_get_advice_that_fits_a_repository_without_a_remote()
+    {
+        await Task.Yield();
+        TestRepository.Git(repo.Clone, "remote", "remove", "origin");
+
+        var failure = Assert.Throws<WorktreeToolsException>(
+            () => Create(repo.Workspace(), "ABC-1"));
+
+        Assert.Equal("BaseNotFound", failure.ErrorId);
+        Assert.Contains("no remote named 'origin'", failure.Message);
+        Assert.Contains("-Base", failure.Message);
+        Assert.DoesNotContain("set-head", failure.Message);
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_get_a_warning_for_a_CopyFiles_entry_that_matches_nothing()
+    {
+        await Task.Yield();
+        File.WriteAllText(Path.Combine(repo.Clone, ".env"), "A=1");
+        var config = FeatureConfig.FromData(
+            new Hashtable { ["CopyFiles"] = new object[] { ".env", ".evn" } }, "test.psd1");
+        var log = new RecordingLog();
+
+        var feature = Create(repo.Workspace(config), "ABC-1", log: log);
+
+        Assert.True(File.Exists(Path.Combine(feature.Path, ".env")));
+        var warning = Assert.Single(log.Warnings, w => w.Contains("CopyFiles"));
+        Assert.Contains("'.evn'", warning);
+        Assert.Contains("matches no file", warning);
+    }
+
+    [Fact(Timeout = Timeout)]
+    public async Task I_leave_no_tmux_socket_file_behind()
+    {
+        await Task.Yield();
+        var other = new TestRepository();
+        var feature = Create(other.Workspace(), "ABC-1");
+        var socket = other.Tmux.Run("display-message", "-p", "#{socket_path}")
+            .StandardOutput.Trim();
+        Assert.True(File.Exists(socket), feature.Ticket);
+
+        other.Dispose();
+
+        Assert.False(File.Exists(socket));
     }
 
     private static Feature Create(

@@ -66,15 +66,24 @@ public sealed class TestRepository : IDisposable
         return outcome.StandardOutput.Trim();
     }
 
+    /// <summary>Where tmux puts the socket of <c>tmux -L name</c>.</summary>
+    private static string SocketPath(string name)
+    {
+        var folder = Environment.GetEnvironmentVariable("TMUX_TMPDIR") is { Length: > 0 } tmp
+            ? tmp
+            : "/tmp";
+        var uid = File.ReadLines("/proc/self/status")
+            .First(line => line.StartsWith("Uid:", StringComparison.Ordinal))
+            .Split('\t', StringSplitOptions.RemoveEmptyEntries)[1];
+        return Path.Combine(folder, $"tmux-{uid}", name);
+    }
+
     public void Dispose()
     {
-        // kill-server leaves the socket file behind; it is removed too.
-        var socket = Tmux.Run("display-message", "-p", "#{socket_path}");
+        // kill-server leaves the socket file behind, and so does a server that ended with its
+        // last session: the file is removed by its path, which tmux derives from the name.
         Tmux.KillServer();
-        if (socket.Succeeded && socket.StandardOutput.Trim() is { Length: > 0 } socketPath)
-        {
-            File.Delete(socketPath);
-        }
+        File.Delete(SocketPath(Tmux.SocketName!));
         try
         {
             Directory.Delete(Root, recursive: true);

@@ -314,8 +314,9 @@ public sealed class AgentService
         var report = ProcessTree.Stop(tree, grace);
         WaitForDeadPane(feature.Session, window);
         return report.Killed > 0
-            ? $"it ignored the interrupt and the terminate signal, and {report.Killed} process(es) "
-                + "were killed"
+            ? "it ignored the interrupt and the terminate signal, and "
+                + $"{Sentences.Count(report.Killed, "process", "processes")} "
+                + $"{(report.Killed == 1 ? "was" : "were")} killed"
             : "it ignored the interrupt and ended on the terminate signal";
     }
 

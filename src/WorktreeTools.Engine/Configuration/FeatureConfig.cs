@@ -82,6 +82,29 @@ public sealed class FeatureConfig
     /// <summary>The configuration of a repository with no configuration file.</summary>
     public static FeatureConfig Default { get; } = new();
 
+    /// <summary>The configuration file this was read from, or null when there is none.</summary>
+    public string? FilePath { get; private init; }
+
+    /// <summary>
+    /// Says, in full sentences, that a job name is unknown and where jobs are defined.
+    /// </summary>
+    public string MissingJob(string job)
+    {
+        if (FilePath is null)
+        {
+            return $"There is no job named '{job}': the repository has no {FileName}, so no "
+                + $"jobs are defined. Create it at the main worktree's root with a Jobs table "
+                + $"(@{{ Jobs = @{{ {job} = '...' }} }}).";
+        }
+        if (Jobs.Count == 0)
+        {
+            return $"There is no job named '{job}': '{FilePath}' has no Jobs table, so no jobs are "
+                + $"defined. Add one (Jobs = @{{ {job} = '...' }}).";
+        }
+        return $"There is no job named '{job}' in the Jobs table of '{FilePath}' "
+            + $"(jobs: {string.Join(", ", Jobs.Keys.Order(StringComparer.OrdinalIgnoreCase))}).";
+    }
+
     /// <summary>Where a key's value came from: <c>default</c> or the file's path.</summary>
     public string SourceOf(string key) =>
         sources.TryGetValue(key, out var source) ? source : DefaultSource;
@@ -114,7 +137,7 @@ public sealed class FeatureConfig
     /// <param name="file">The file's path, named in errors and recorded as the source.</param>
     public static FeatureConfig FromData(IDictionary data, string file)
     {
-        var config = new FeatureConfig();
+        var config = new FeatureConfig { FilePath = file };
         foreach (DictionaryEntry entry in data)
         {
             var key = entry.Key as string
@@ -138,6 +161,19 @@ public sealed class FeatureConfig
                 break;
             case "BranchTemplate":
                 BranchTemplate = RequireText(value, file, key);
+                // A name in braces is a placeholder; after '$' it is shell text git allows.
+                var unknown = System.Text.RegularExpressions.Regex
+                    .Matches(BranchTemplate, @"(?<!\$)\{[A-Za-z_][A-Za-z0-9_]*\}")
+                    .Select(m => m.Value)
+                    .Where(p => p is not ("{Ticket}" or "{Description}"))
+                    .Distinct()
+                    .ToList();
+                if (unknown.Count > 0)
+                {
+                    throw Invalid(file, key, $"it holds the unknown placeholder "
+                        + $"{string.Join(", ", unknown)}; the placeholders are {{Ticket}} and "
+                        + "{Description}, spelt exactly so");
+                }
                 if (!BranchTemplate.Contains("{Ticket}", StringComparison.Ordinal))
                 {
                     throw Invalid(file, key, "it must contain {Ticket}");
@@ -151,6 +187,12 @@ public sealed class FeatureConfig
                 break;
             case "CopyFiles":
                 CopyFiles = ReadTextList(value, file, key);
+                if (CopyFiles.FirstOrDefault(LeavesWorktree) is { } outside)
+                {
+                    throw Invalid(file, key, $"'{outside}' points outside the main worktree; "
+                        + "entries are files or globs relative to it, such as '.env' or "
+                        + "'config/*.local.json'");
+                }
                 break;
             case "Setup":
                 Setup = RequireText(value, file, key);
@@ -307,7 +349,7 @@ public sealed class FeatureConfig
             catch (ArgumentException ex)
             {
                 throw Invalid(file, "ErrorPatterns", $"'{pattern}' is not a regular expression: "
-                    + ex.Message.TrimEnd('.'));
+                    + Sentences.Inner(ex.Message));
             }
         }
         return patterns;
@@ -338,6 +380,33 @@ public sealed class FeatureConfig
             : $"it must be a non-empty string, not {value?.GetType().Name ?? "nothing"}");
     }
 
+    /// <summary>
+    /// True for a CopyFiles entry that is rooted or climbs above the folder it is relative to.
+    /// </summary>
+    internal static bool LeavesWorktree(string entry)
+    {
+        var normal = entry.Replace('\\', '/');
+        if (Path.IsPathRooted(normal) || normal.StartsWith('~'))
+        {
+            return true;
+        }
+        var depth = 0;
+        foreach (var part in normal.Split('/'))
+        {
+            depth += part switch
+            {
+                ".." => -1,
+                "" or "." => 0,
+                _ => 1,
+            };
+            if (depth < 0)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static int RequirePositive(object? value, string file, string key)
     {
         if (value is int number && number > 0)
@@ -345,7 +414,8 @@ public sealed class FeatureConfig
             return number;
         }
         var shown = value?.ToString() ?? "nothing";
-        throw Invalid(file, key, $"it must be a whole number of at least 1, not {shown}");
+        throw Invalid(
+            file, key, $"it must be a whole number from 1 to {int.MaxValue}, not {shown}");
     }
 
     /// <summary>The error for a key of a configuration file whose value is not valid.</summary>
@@ -353,6 +423,6 @@ public sealed class FeatureConfig
         new(
             "InvalidConfiguration",
             FailureKind.InvalidData,
-            $"The key '{key}' in '{file}' is not valid: {problem}.",
+            $"The key '{key}' in '{file}' is not valid: {Sentences.Inner(problem)}.",
             file);
 }

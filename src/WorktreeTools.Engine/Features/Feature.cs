@@ -35,6 +35,21 @@ public sealed class Feature
         Ports = record?.Ports ?? [];
     }
 
+    /// <summary>A feature whose record cannot be read: Broken, the file its reason.</summary>
+    internal Feature(UnreadableFeature unreadable, string path)
+        : this((FeatureRecord?)null, path)
+    {
+        Ticket = unreadable.Ticket;
+        IsManaged = true;
+        Unreadable = unreadable;
+        State = FeatureState.Broken;
+        Reason = unreadable.Reason;
+        RepairCommand = unreadable.RepairCommand;
+    }
+
+    /// <summary>The unreadable record file of a feature listed as Broken for it.</summary>
+    internal UnreadableFeature? Unreadable { get; }
+
     /// <summary>The ticket, or null for a worktree this module did not make.</summary>
     public string? Ticket { get; }
 

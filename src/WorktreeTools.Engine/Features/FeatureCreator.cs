@@ -92,6 +92,7 @@ public sealed class FeatureCreator
                 plan.Path);
         }
         RefuseSessionInUse(plan, request.NoSession);
+        var others = branchExists ? [] : OtherBranchesOfTicket(plan.Ticket, plan.Branch);
 
         var undo = new Stack<(string Step, Action Action)>();
         var step = "creating the worktree";
@@ -149,6 +150,10 @@ public sealed class FeatureCreator
                 undo.Push(("ending the tmux session", () => EndSession(record.Session)));
                 CreateSession(record, request.NoAgent);
             }
+            if (others.Count > 0)
+            {
+                WarnOfOtherBranches(record, others);
+            }
             return Describe(record);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -178,6 +183,15 @@ public sealed class FeatureCreator
             log.Warning(
                 $"The feature '{record.Ticket}' already exists with the description "
                 + $"'{record.Description}'; the new description was ignored.");
+        }
+
+        if (request.Base is { } wantedBase && wantedBase != record.Base)
+        {
+            log.Warning(
+                $"The feature '{record.Ticket}' already exists on '{record.Branch}', made from "
+                + $"'{record.Base}'; the new base '{wantedBase}' was ignored. To start it again "
+                + $"from there, remove it first (Stop-Feature {record.Ticket} -Remove), or "
+                + $"rebase its branch (git -C '{record.Path}' rebase {wantedBase}).");
         }
 
         if (!Directory.Exists(record.Path))
@@ -327,6 +341,17 @@ public sealed class FeatureCreator
                 ? name["refs/remotes/".Length..]
                 : name;
         }
+        if (repository.Network.Remotes["origin"] is null)
+        {
+            var branch = repository.Head.FriendlyName;
+            throw new WorktreeToolsException(
+                "BaseNotFound",
+                FailureKind.ObjectNotFound,
+                "There is no base to start from: the repository has no remote named 'origin', "
+                + "whose default branch New-Feature would use. Pass -Base (such as "
+                + $"-Base {branch}), or set Base in .worktreetools.psd1 (Base = '{branch}').",
+                "origin");
+        }
         throw new WorktreeToolsException(
             "BaseNotFound",
             FailureKind.ObjectNotFound,
@@ -334,6 +359,36 @@ public sealed class FeatureCreator
             + "'git remote set-head origin --auto', or set Base in .worktreetools.psd1, "
             + "or pass -Base.",
             "refs/remotes/origin/HEAD");
+    }
+
+    /// <summary>
+    /// The local branches that the branch template gives for this ticket with any description
+    /// (or none), apart from the one about to be made: work a forgotten feature left behind.
+    /// </summary>
+    private List<string> OtherBranchesOfTicket(string ticket, string planned)
+    {
+        var pattern = FeatureNames.TicketBranchPattern(workspace.Config.BranchTemplate, ticket);
+        using var repository = new Repository(workspace.Repository.CommonDirectory);
+        return [.. repository.Branches
+            .Where(b => !b.IsRemote && b.FriendlyName != planned
+                && pattern.IsMatch(b.FriendlyName))
+            .Select(b => b.FriendlyName)
+            .Order(StringComparer.Ordinal)];
+    }
+
+    private void WarnOfOtherBranches(FeatureRecord record, List<string> others)
+    {
+        var names = string.Join(", ", others.Select(b => $"'{b}'"));
+        var slug = FeatureNames.SlugOf(
+            workspace.Config.BranchTemplate, record.Ticket, others[0]);
+        var resume = slug is null
+            ? $"check it out in the worktree (git -C '{record.Path}' switch {others[0]})"
+            : $"run Stop-Feature {record.Ticket} -Remove -DeleteBranch, then "
+                + $"New-Feature {record.Ticket} '{slug}'";
+        log.Warning(
+            $"Made the new branch '{record.Branch}' from '{record.Base}', but the ticket "
+            + $"'{record.Ticket}' already has the branch{(others.Count == 1 ? "" : "es")} "
+            + $"{names}, kept from earlier work. To continue on {others[0]} instead, {resume}.");
     }
 
     private bool BranchExists(string branch)
@@ -436,11 +491,27 @@ public sealed class FeatureCreator
         {
             return;
         }
-        var matcher = new Matcher(StringComparison.Ordinal);
-        matcher.AddIncludePatterns(workspace.Config.CopyFiles);
-        matcher.AddExclude(".git/**");
-        foreach (var relative in matcher.GetResultsInFullPath(main)
-            .Select(full => Path.GetRelativePath(main, full)))
+
+        // Each entry on its own, so that one matching nothing (a typo such as '.evn') is said.
+        var files = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var entry in workspace.Config.CopyFiles)
+        {
+            var matcher = new Matcher(StringComparison.Ordinal);
+            matcher.AddInclude(entry);
+            matcher.AddExclude(".git/**");
+            var found = matcher.GetResultsInFullPath(main)
+                .Select(full => Path.GetRelativePath(main, full))
+                .ToList();
+            if (found.Count == 0)
+            {
+                log.Warning(
+                    $"The CopyFiles entry '{entry}' of '{workspace.Config.SourceOf("CopyFiles")}' "
+                    + $"matches no file in the main worktree '{main}', so nothing was copied "
+                    + "for it. Check its spelling.");
+            }
+            files.UnionWith(found);
+        }
+        foreach (var relative in files)
         {
             var target = Path.Combine(worktree, relative);
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);

@@ -141,6 +141,35 @@ public static partial class FeatureNames
         return branch;
     }
 
+    /// <summary>
+    /// Matches the branch names a template gives for a ticket, with any description or none.
+    /// </summary>
+    public static System.Text.RegularExpressions.Regex TicketBranchPattern(
+        string template,
+        string ticket)
+    {
+        var bare = System.Text.RegularExpressions.Regex.Escape(ExpandBranch(template, ticket, ""));
+        var parts = template.Replace("{Ticket}", ticket, StringComparison.Ordinal)
+            .Split("{Description}");
+        var described = string.Join(
+            "(?<slug>[^/]+)", parts.Select(System.Text.RegularExpressions.Regex.Escape));
+        return new System.Text.RegularExpressions.Regex($"^(?:{bare}|{described})$");
+    }
+
+    /// <summary>
+    /// The description that gives this branch from the template, when one does; else null.
+    /// </summary>
+    public static string? SlugOf(string template, string ticket, string branch)
+    {
+        var match = TicketBranchPattern(template, ticket).Match(branch);
+        if (!match.Success)
+        {
+            return null;
+        }
+        var slug = match.Groups["slug"].Success ? match.Groups["slug"].Value : string.Empty;
+        return slug.Length > 0 && Slugify(slug) == slug ? slug : null;
+    }
+
     /// <summary>Checks a branch name against git's ref-format rules.</summary>
     public static void ValidateBranch(string branch, string template)
     {

@@ -35,7 +35,7 @@ public sealed class FeatureProcessReader
         var tickets = records.Select(r => r.Ticket).ToHashSet(StringComparer.Ordinal);
         foreach (var job in new RunningJobs(workspace.Repository.StateDirectory).List(groups))
         {
-            foreach (var process in snapshot.Values.Where(p => p.ProcessGroup == job.ProcessGroup))
+            foreach (var process in job.Members(snapshot))
             {
                 if (tickets.Contains(job.Ticket))
                 {

@@ -39,7 +39,19 @@ public sealed class FeatureReader
         var features = new List<Feature>();
         var claimed = new HashSet<string>(StringComparer.Ordinal);
 
-        foreach (var record in workspace.Store.LoadAll())
+        var (records, unreadable) = workspace.Store.Scan();
+        foreach (var bad in unreadable)
+        {
+            // Its worktree, if any, is where New-Feature would have put it.
+            var path = Path.Combine(workspace.WorktreeRoot, bad.Ticket);
+            var entry = worktrees.FirstOrDefault(w => SamePath(w.Path, path));
+            if (entry is not null)
+            {
+                claimed.Add(entry.Path);
+            }
+            features.Add(new Feature(bad, path) { Head = entry?.Head });
+        }
+        foreach (var record in records)
         {
             var entry = worktrees.FirstOrDefault(w => SamePath(w.Path, record.Path));
             if (entry is not null)
@@ -54,12 +66,13 @@ public sealed class FeatureReader
             Diagnose(feature, entry);
             features.Add(feature);
         }
+        features.Sort((a, b) => StringComparer.OrdinalIgnoreCase.Compare(a.Ticket, b.Ticket));
 
         if (all)
         {
             foreach (var entry in worktrees.Where(w => !claimed.Contains(w.Path)))
             {
-                var feature = new Feature(null, entry.Path)
+                var feature = new Feature((FeatureRecord?)null, entry.Path)
                 {
                     Branch = entry.Branch,
                     Head = entry.Head,

@@ -82,18 +82,7 @@ public sealed class FeatureStopper
         CheckRemoval(feature, options);
         var session = feature.Session!;
 
-        // Collect the panes' process trees first: kill-session spares processes that ignore
-        // SIGHUP, and after it the panes' process ids are no longer known.
-        var panes = workspace.Tmux.PaneProcessIds(session);
-        var processes = ProcessTree.Descendants(panes);
-        var report = ProcessTree.Stop(processes, options.GracePeriod, cancellationToken);
-        if (report.Found > 0)
-        {
-            log.Verbose(
-                $"Stopped {report.Found} processes of '{session}': {report.Terminated} ended "
-                + $"when asked, {report.Killed} were killed after "
-                + $"{options.GracePeriod.TotalSeconds} s.");
-        }
+        var report = StopProcesses(feature, session, options, cancellationToken);
         var stopped = workspace.Tmux.KillSession(session);
         feature.SessionAlive = false;
 
@@ -130,6 +119,72 @@ public sealed class FeatureStopper
         }
         return new StopFeatureResult(
             feature, stopped, report.Terminated, report.Killed, removed, branchDeleted);
+    }
+
+    /// <summary>
+    /// Stops everything the feature runs: its panes' process trees and its running jobs'
+    /// process groups, in one round of terminate, bounded wait and kill.
+    /// </summary>
+    private StopReport StopProcesses(
+        Feature feature,
+        string session,
+        StopFeatureOptions options,
+        CancellationToken cancellationToken)
+    {
+        // Collect the panes' process trees first: kill-session spares processes that ignore
+        // SIGHUP, and after it the panes' process ids are no longer known.
+        var panes = workspace.Tmux.PaneProcessIds(session);
+        var snapshot = ProcessTree.Snapshot();
+        var runningJobs = new Jobs.RunningJobs(workspace.Repository.StateDirectory);
+        var groups = snapshot.Values.Select(p => p.ProcessGroup).ToHashSet();
+        var jobs = runningJobs.List(groups);
+        var mine = jobs.Where(j => j.Ticket == feature.Ticket).ToList();
+
+        // A job of another feature started from one of these windows is that feature's, as
+        // Get-FeatureProcess shows it.
+        var others = jobs.Where(j => j.Ticket != feature.Ticket)
+            .SelectMany(j => j.Members(snapshot))
+            .Select(p => p.Pid)
+            .ToHashSet();
+        var inWindows = ProcessTree.Descendants(panes, snapshot)
+            .Where(p => !others.Contains(p.Pid))
+            .ToList();
+
+        // Marked before any signal, so that their runners report them as cancelled.
+        foreach (var job in mine)
+        {
+            runningJobs.MarkStopped(job);
+        }
+        var ofJobs = mine.SelectMany(j => j.Members(snapshot)).ToList();
+        var processes = inWindows.Concat(ofJobs).DistinctBy(p => p.Pid).ToList();
+        var report = ProcessTree.Stop(processes, options.GracePeriod, cancellationToken);
+
+        // What a job started while it was being stopped gets no second grace period.
+        var after = ProcessTree.Snapshot();
+        var late = mine.SelectMany(j => j.Members(after))
+            .Where(p => processes.All(known => known.Pid != p.Pid))
+            .ToList();
+        if (late.Count > 0)
+        {
+            var lateReport = ProcessTree.Stop(late, TimeSpan.Zero, cancellationToken);
+            report = new StopReport(
+                report.Found + lateReport.Found,
+                report.Terminated + lateReport.Terminated,
+                report.Killed + lateReport.Killed);
+        }
+        if (report.Found > 0)
+        {
+            var where = mine.Count == 0
+                ? $"of '{session}'"
+                : $"of '{feature.Ticket}' (its windows and "
+                    + $"{Sentences.Count(mine.Count, "running job")})";
+            log.Verbose(
+                $"Stopped {Sentences.Count(report.Found, "process", "processes")} {where}: "
+                + $"{report.Terminated} ended when asked, {report.Killed} "
+                + $"{(report.Killed == 1 ? "was" : "were")} killed after "
+                + $"{options.GracePeriod.TotalSeconds} s.");
+        }
+        return report;
     }
 
     /// <summary>
@@ -216,7 +271,8 @@ public sealed class FeatureStopper
             ? repository.Commits.QueryBy(new CommitFilter { IncludeReachableFrom = tip }).Count()
             : repository.ObjectDatabase.CalculateHistoryDivergence(tip, baseTip).AheadBy ?? 0;
         log.Warning(
-            $"Kept the branch '{branchName}': {unique} commit(s) on it are on neither "
+            $"Kept the branch '{branchName}': {Sentences.Count(unique, "commit")} on it "
+            + $"{(unique == 1 ? "is" : "are")} on neither "
             + $"'{feature.Base}' nor its upstream and would be lost. Push or merge them, then "
             + $"delete it with: git branch -D {branchName}");
         return false;
@@ -245,6 +301,10 @@ public sealed class FeatureStopper
 
     private static void RequireManaged(Feature feature)
     {
+        if (feature.Unreadable is { } unreadable)
+        {
+            throw unreadable.ToException();
+        }
         if (!feature.IsManaged)
         {
             throw new WorktreeToolsException(

@@ -6,7 +6,12 @@ public sealed record NewFeatureRequest(
     string? Description = null,
     string? Base = null,
     bool NoSession = false,
-    bool NoAgent = false);
+    bool NoAgent = false)
+{
+    /// <summary>The description, trimmed; null when it is blank (only spaces is none).</summary>
+    public string? Description { get; init; } =
+        string.IsNullOrWhiteSpace(Description) ? null : Description.Trim();
+}
 
 /// <summary>A checked request: the names and places a new feature would get.</summary>
 public sealed record FeaturePlan(

@@ -102,6 +102,9 @@ public sealed class FeatureJobResult
     /// <summary>Why the job last waited before it started; null when it did not wait.</summary>
     public string? WaitReason { get; internal set; }
 
+    /// <summary>True when Stop-Feature stopped the job with the rest of its feature.</summary>
+    internal bool StoppedWithFeature { get; set; }
+
     /// <summary>The job's row number in the joblog.</summary>
     public long? Seq { get; internal set; }
 

@@ -349,8 +349,9 @@ public sealed class JobRunner : IAsyncDisposable
                 attempt,
                 process.ProcessGroup,
                 work));
+            var leader = ProcessTree.Find(process.Pid)?.StartTicks ?? 0;
             using var registration = runningJobs.Add(
-                new RunningJob(feature.Ticket, result.Job, process.ProcessGroup));
+                new RunningJob(feature.Ticket, result.Job, process.ProcessGroup, leader));
             var pump = PumpAsync(process.Output, log, feature.Ticket);
             var exit = process.WaitForExitAsync();
 
@@ -415,7 +416,12 @@ public sealed class JobRunner : IAsyncDisposable
                     ? peak
                     : null;
             }
-            (result.Status, result.Reason) = Classify(ended, stopped, work);
+
+            // Stop-Feature marks the attempt before it signals the group.
+            result.StoppedWithFeature = runningJobs.WasStopped(process.ProcessGroup);
+            (result.Status, result.Reason) = result.StoppedWithFeature
+                ? (JobStatus.Cancelled, "stopped by Stop-Feature")
+                : Classify(ended, stopped, work);
         }
         catch (WorktreeToolsException ex)
         {

@@ -73,7 +73,8 @@ public static class CommandRunner
             throw new WorktreeToolsException(
                 "ProgramNotFound",
                 FailureKind.NotInstalled,
-                $"Cannot start '{program}': {ex.Message}. Install it or put it on PATH.",
+                $"Cannot start '{program}': {Sentences.Inner(ex.Message)}. "
+                + "Install it or put it on PATH.",
                 program,
                 ex);
         }

@@ -168,6 +168,10 @@ public static partial class ProcessTree
         }
     }
 
+    /// <summary>The process with that id as it is now, or null when there is none.</summary>
+    public static ProcessIdentity? Find(int pid) =>
+        TryRead(pid, out var process) ? process : null;
+
     /// <summary>True when that process (same id and same start time) still runs.</summary>
     public static bool IsAlive(ProcessIdentity process) =>
         TryRead(process.Pid, out var now) && now.StartTicks == process.StartTicks

@@ -594,6 +594,12 @@ public sealed class JobQueue : IDisposable
             return new(QueuedJobState.Cancelled, attempts, entry.NotBefore,
                 $"cancelled with Stop-FeatureJob while it ran ({count})");
         }
+        if (result.StoppedWithFeature)
+        {
+            // Its feature was stopped on purpose: running it again would undo that.
+            return new(QueuedJobState.Cancelled, attempts, entry.NotBefore,
+                $"stopped by Stop-Feature while it ran ({count})");
+        }
         switch (result.Status)
         {
             case JobStatus.Succeeded:
@@ -770,7 +776,7 @@ public sealed class JobQueue : IDisposable
         new(
             "QueueDatabaseUnreadable",
             FailureKind.InvalidData,
-            $"The job queue database '{path}' cannot be read: {problem.TrimEnd('.')}. "
+            $"The job queue database '{path}' cannot be read: {Sentences.Inner(problem)}. "
             + "Nothing was changed. "
             + $"Move it aside (for example: mv '{path}' '{path}.broken'; also move any "
             + $"'{FileName}-wal' and '{FileName}-shm' beside it) to start an empty queue, or "

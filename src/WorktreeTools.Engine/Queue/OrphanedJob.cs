@@ -26,10 +26,33 @@ public static class OrphanedJob
         {
             return StopReport.None;
         }
-        var members = all.Values
-            .Where(p => p.ProcessGroup == processGroup)
-            .Where(p => groupStart is null || (long)p.StartTicks >= groupStart)
-            .ToList();
-        return ProcessTree.Stop(members, grace);
+        var report = ProcessTree.Stop(Members(all, processGroup, groupStart), grace);
+
+        // A member forked after the snapshot (a shell that had not yet started its command)
+        // survives its parent's end: look again, and give late ones no second grace period.
+        for (var round = 0; round < 3; round++)
+        {
+            var late = Members(ProcessTree.Snapshot(), processGroup, groupStart)
+                .Where(ProcessTree.IsAlive)
+                .ToList();
+            if (late.Count == 0)
+            {
+                break;
+            }
+            var more = ProcessTree.Stop(late, TimeSpan.Zero);
+            report = new StopReport(
+                report.Found + more.Found,
+                report.Terminated + more.Terminated,
+                report.Killed + more.Killed);
+        }
+        return report;
     }
+
+    private static List<ProcessIdentity> Members(
+        IReadOnlyDictionary<int, ProcessIdentity> all,
+        int processGroup,
+        long? groupStart) =>
+        [.. all.Values
+            .Where(p => p.ProcessGroup == processGroup)
+            .Where(p => groupStart is null || (long)p.StartTicks >= groupStart)];
 }

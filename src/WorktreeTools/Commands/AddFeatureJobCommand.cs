@@ -25,7 +25,7 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
     public string Job { get; set; } = string.Empty;
 
     /// <summary>Tickets of the features to queue in; wildcards allowed; all if omitted.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Parameter(ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(TicketCompleter))]
     public string[]? Ticket { get; set; }
@@ -110,18 +110,25 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
             var name = jobs.Keys.First(k => k.Equals(Job, StringComparison.OrdinalIgnoreCase));
             return (name, command);
         }
-        var source = Workspace.Config.SourceOf("Jobs");
-        var file = source == Engine.Configuration.FeatureConfig.DefaultSource
-            ? $"{Engine.Configuration.FeatureConfig.FileName} (there is none)"
-            : $"'{source}'";
-        var known = jobs.Count == 0 ? "none" : string.Join(", ", jobs.Keys.Order());
         WriteError(Errors.Create(
             "JobNotFound",
             ErrorCategory.ObjectNotFound,
-            $"There is no job named '{Job}' in the Jobs table of {file} (jobs: {known}). Add it "
-            + "there first: the queue runs named jobs only.",
+            Workspace.Config.MissingJob(Job) + " The queue runs named jobs only.",
             Job));
         return null;
+    }
+
+    private static bool IsTicketText(string pattern)
+    {
+        try
+        {
+            FeatureNames.ValidateTicket(pattern.Replace('*', 'x').Replace('?', 'x'));
+            return true;
+        }
+        catch (WorktreeToolsException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The features the tickets name; a literal ticket naming none is an error.</summary>
@@ -148,15 +155,24 @@ public sealed class AddFeatureJobCommand : WorktreeToolsCmdlet
         var selected = new List<FeatureRecord>();
         foreach (var pattern in Ticket)
         {
+            // Piped strings bind to -Ticket by value, so PowerShell turns a piped object that
+            // has no Ticket property into its text, such as '@{Job=test}': no ticket at all.
+            if (MyInvocation.ExpectingInput && !IsTicketText(pattern))
+            {
+                WriteError(Errors.Create(
+                    "TicketRequired",
+                    ErrorCategory.InvalidArgument,
+                    $"A piped object has no Ticket (it was read as '{pattern}'), so there is no "
+                    + "feature to queue the job in. Pipe tickets, features made by New-Feature, "
+                    + "or objects with Ticket and Job properties.",
+                    pattern));
+                continue;
+            }
             var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
             var matches = features.Where(f => wildcard.IsMatch(f.Ticket)).ToList();
             if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
             {
-                WriteError(Errors.Create(
-                    "FeatureNotFound",
-                    ErrorCategory.ObjectNotFound,
-                    $"No feature has the ticket '{pattern}'. Run Get-Feature to see the features.",
-                    pattern));
+                WriteFeatureNotFound(pattern);
             }
             selected.AddRange(matches.Where(m => !selected.Contains(m)));
         }

@@ -12,7 +12,7 @@ namespace WorktreeTools.Commands;
 public sealed class GetFeatureAgentCommand : WorktreeToolsCmdlet
 {
     /// <summary>Tickets whose agents to show; wildcards allowed. All when omitted.</summary>
-    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(TicketCompleter))]
     public string[]? Ticket { get; set; }

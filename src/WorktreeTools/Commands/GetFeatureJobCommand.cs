@@ -18,7 +18,7 @@ public sealed class GetFeatureJobCommand : WorktreeToolsCmdlet
     public QueuedJobState[]? State { get; set; }
 
     /// <summary>Only entries of these tickets; wildcards allowed.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Parameter(ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(TicketCompleter))]
     public string[]? Ticket { get; set; }

@@ -11,7 +11,7 @@ namespace WorktreeTools.Commands;
 public sealed class GetFeatureJobLogCommand : WorktreeToolsCmdlet
 {
     /// <summary>Tickets whose runs to show; wildcards allowed.</summary>
-    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(TicketCompleter))]
     public string[]? Ticket { get; set; }

@@ -11,7 +11,7 @@ namespace WorktreeTools.Commands;
 public sealed class GetFeatureProcessCommand : WorktreeToolsCmdlet
 {
     /// <summary>Tickets whose processes to list; wildcards allowed. All when omitted.</summary>
-    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(TicketCompleter))]
     public string[]? Ticket { get; set; }

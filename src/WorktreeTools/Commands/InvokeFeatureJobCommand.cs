@@ -35,7 +35,10 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
     public string? Command { get; set; }
 
     /// <summary>Tickets of the features to run in; wildcards allowed. All when omitted.</summary>
-    [Parameter(ValueFromPipelineByPropertyName = true, ParameterSetName = ParameterSets.ByTicket)]
+    [Parameter(
+        ValueFromPipeline = true,
+        ValueFromPipelineByPropertyName = true,
+        ParameterSetName = ParameterSets.ByTicket)]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(TicketCompleter))]
     public string[]? Ticket { get; set; }
@@ -190,14 +193,10 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
         {
             if (!config.Jobs.TryGetValue(Job, out var configured))
             {
-                var knownJobs = config.Jobs.Count == 0
-                    ? "none"
-                    : string.Join(", ", config.Jobs.Keys);
                 throw new WorktreeToolsException(
                     "JobNotFound",
                     FailureKind.ObjectNotFound,
-                    $"There is no job named '{Job}' in the Jobs table of {FeatureConfigFile()} "
-                    + $"(jobs: {knownJobs}). Add it there, or pass a command line with -Command.",
+                    config.MissingJob(Job) + " Or pass a command line with -Command.",
                     Job);
             }
             jobName = config.Jobs.Keys
@@ -224,13 +223,12 @@ public sealed class InvokeFeatureJobCommand : WorktreeToolsCmdlet
         }, MinFreeMemoryMB, MaxLoad);
     }
 
-    private string FeatureConfigFile() =>
-        Workspace.Config.SourceOf("Jobs") is var source && source != "default"
-            ? $"'{source}'"
-            : $"{Engine.Configuration.FeatureConfig.FileName} (there is none)";
-
     private void Queue(Feature feature)
     {
+        if (RejectUnreadable(feature))
+        {
+            return;
+        }
         // The records are read once per invocation: one lookup per feature, not one scan.
         records ??= Workspace.Store.LoadAll()
             .ToDictionary(r => r.Ticket, StringComparer.OrdinalIgnoreCase);

@@ -17,7 +17,11 @@ namespace WorktreeTools.Commands;
 public sealed class NewFeatureCommand : WorktreeToolsCmdlet
 {
     /// <summary>The ticket, such as ABC-123.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(
+        Mandatory = true,
+        Position = 0,
+        ValueFromPipeline = true,
+        ValueFromPipelineByPropertyName = true)]
     [AllowEmptyString]
     [ArgumentCompleter(typeof(TicketCompleter))]
     public string Ticket { get; set; } = string.Empty;
@@ -45,6 +49,15 @@ public sealed class NewFeatureCommand : WorktreeToolsCmdlet
     /// <inheritdoc />
     protected override void BeginProcessing()
     {
+        // Outside a repository nothing can run: stop here, as the other cmdlets do.
+        try
+        {
+            _ = Workspace;
+        }
+        catch (WorktreeToolsException failure)
+        {
+            ThrowFailure(failure);
+        }
         if (Attach && NoSession)
         {
             ThrowTerminatingError(Errors.Create(

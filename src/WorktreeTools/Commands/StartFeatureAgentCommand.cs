@@ -24,7 +24,11 @@ public sealed class StartFeatureAgentCommand : WorktreeToolsCmdlet
     public string Role { get; set; } = string.Empty;
 
     /// <summary>The features to start it in.</summary>
-    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Parameter(
+        Mandatory = true,
+        Position = 1,
+        ValueFromPipeline = true,
+        ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(TicketCompleter))]
     public string[] Ticket { get; set; } = [];
 

@@ -148,7 +148,8 @@ public sealed class StartFeatureJobRunnerCommand : WorktreeToolsCmdlet
             case QueueEntryRecovered recovered:
                 var stopped = recovered.Stopped.Found == 0
                     ? "none of its processes was left"
-                    : $"stopped {recovered.Stopped.Found} left-over process(es), "
+                    : "stopped " + Sentences.Count(
+                        recovered.Stopped.Found, "left-over process", "left-over processes") + ", "
                         + $"{recovered.Stopped.Killed} by force";
                 var entry = recovered.Entry;
                 WriteWarning($"Entry {entry.Id} ({entry.Ticket} {entry.Job}) was running under "

@@ -15,7 +15,11 @@ namespace WorktreeTools.Commands;
 public sealed class StopFeatureAgentCommand : WorktreeToolsCmdlet
 {
     /// <summary>The features whose agent to stop.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(
+        Mandatory = true,
+        Position = 0,
+        ValueFromPipeline = true,
+        ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(TicketCompleter))]
     public string[] Ticket { get; set; } = [];
 

@@ -25,6 +25,7 @@ public sealed class StopFeatureCommand : WorktreeToolsCmdlet
     [Parameter(
         Mandatory = true,
         Position = 0,
+        ValueFromPipeline = true,
         ValueFromPipelineByPropertyName = true,
         ParameterSetName = ParameterSets.ByTicket)]
     [SupportsWildcards]

@@ -193,7 +193,8 @@ public sealed class StopFeatureJobCommand : WorktreeToolsCmdlet
                 ? OrphanedJob.Stop(group, orphan.GroupStart, TimeSpan.FromSeconds(5))
                 : Engine.Processes.StopReport.None;
             WriteVerbose($"Runner {orphan.DeadRunner} of entry {id} is dead; stopped "
-                + $"{report.Found} left-over process(es) of its job, {report.Killed} by force.");
+                + $"{Sentences.Count(report.Found, "left-over process", "left-over processes")} "
+                + $"of its job, {report.Killed} by force.");
             var why = $"runner {orphan.DeadRunner} died";
             stopped = queue.Interrupt(id, me, why, Workspace.Config.Queue, DateTimeOffset.Now);
         }

@@ -58,6 +58,6 @@ internal static class ConfigFile
         new(
             "InvalidConfiguration",
             FailureKind.InvalidData,
-            $"The configuration file '{path}' cannot be read: {problem}.",
+            $"The configuration file '{path}' cannot be read: {Sentences.Inner(problem)}.",
             path);
 }

@@ -35,16 +35,53 @@ public abstract class WorktreeToolsCmdlet : PSCmdlet, IDisposable, IFeatureLog
     /// </summary>
     protected FeatureRecord? FindFeature(string ticket)
     {
-        var record = Workspace.Store.Find(ticket);
+        FeatureRecord? record;
+        try
+        {
+            record = Workspace.Store.Find(ticket);
+        }
+        catch (WorktreeToolsException unreadable)
+        {
+            WriteFailure(unreadable);
+            return null;
+        }
         if (record is null)
         {
-            WriteError(Errors.Create(
-                "FeatureNotFound",
-                ErrorCategory.ObjectNotFound,
-                $"No feature has the ticket '{ticket}'. Run Get-Feature to see the features.",
-                ticket));
+            WriteFeatureNotFound(ticket);
         }
         return record;
+    }
+
+    /// <summary>
+    /// Writes <c>FeatureNotFound</c> for a ticket, or <c>FeatureStateUnreadable</c> when the
+    /// ticket has a record that cannot be read.
+    /// </summary>
+    protected void WriteFeatureNotFound(string ticket)
+    {
+        if (Workspace.Store.FindUnreadable(ticket) is { } unreadable)
+        {
+            WriteFailure(unreadable.ToException());
+            return;
+        }
+        WriteError(Errors.Create(
+            "FeatureNotFound",
+            ErrorCategory.ObjectNotFound,
+            $"No feature has the ticket '{ticket}'. Run Get-Feature to see the features.",
+            ticket));
+    }
+
+    /// <summary>
+    /// Writes <c>FeatureStateUnreadable</c> and returns true for a listed feature whose record
+    /// cannot be read, which no command can act on.
+    /// </summary>
+    protected bool RejectUnreadable(Feature feature)
+    {
+        if (FeatureStore.UnreadableOf(feature) is not { } unreadable)
+        {
+            return false;
+        }
+        WriteFailure(unreadable.ToException());
+        return true;
     }
 
     /// <summary>Opens the workspace of the repository that holds a folder.</summary>
@@ -114,11 +151,7 @@ public abstract class WorktreeToolsCmdlet : PSCmdlet, IDisposable, IFeatureLog
             if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
             {
                 UnmatchedTickets++;
-                WriteError(Errors.Create(
-                    "FeatureNotFound",
-                    ErrorCategory.ObjectNotFound,
-                    $"No feature has the ticket '{pattern}'. Run Get-Feature to see the features.",
-                    pattern));
+                WriteFeatureNotFound(pattern);
             }
             selected.AddRange(matches.Where(m => !selected.Contains(m)));
         }

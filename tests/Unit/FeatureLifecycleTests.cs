@@ -199,6 +199,41 @@ public sealed class FeatureLifecycleTests : IDisposable
     }
 
     [Fact(Timeout = Timeout)]
+    public async Task I_see_every_change_made_between_two_status_reads()
+    {
+        // The second read uses the repository kept from the first; it must miss nothing.
+        await Task.Yield();
+        var workspace = repo.Workspace();
+        var feature = Create(workspace, "ABC-1");
+        var reader = new FeatureReader(workspace);
+        var before = Assert.Single(reader.Status([feature]));
+
+        File.WriteAllText(Path.Combine(feature.Path, "staged.txt"), "s");
+        TestRepository.Git(feature.Path, "add", "staged.txt");
+        TestRepository.Git(feature.Path, "commit", "-q", "-m", "one");
+        File.WriteAllText(Path.Combine(feature.Path, "README.md"), "changed");
+        File.WriteAllText(Path.Combine(feature.Path, "new.txt"), "n");
+        TestRepository.Git(feature.Path, "push", "-q", "-u", "origin", feature.Branch!);
+        TestRepository.Git(feature.Path, "commit", "-q", "--allow-empty", "-m", "two");
+        var after = Assert.Single(reader.Status([feature]));
+
+        Assert.Equal((0, 0, 0, null), (before.Modified, before.Untracked, before.AheadOfBase,
+            before.Upstream));
+        Assert.Equal(1, after.Modified);
+        Assert.Equal(1, after.Untracked);
+        Assert.Equal(2, after.AheadOfBase);
+        Assert.Equal($"origin/{feature.Branch}", after.Upstream);
+        Assert.Equal(1, after.AheadOfUpstream);
+        Assert.Equal("two", after.LastCommit!.Subject);
+
+        TestRepository.Git(feature.Path, "add", "README.md");
+        TestRepository.Git(feature.Path, "commit", "-q", "-m", "three");
+        var third = Assert.Single(reader.Status([feature]));
+        Assert.Equal(0, third.Modified);
+        Assert.Equal(2, third.AheadOfUpstream);
+    }
+
+    [Fact(Timeout = Timeout)]
     public async Task I_get_a_warning_naming_the_kept_branch_when_a_ticket_starts_again()
     {
         await Task.Yield();

@@ -100,12 +100,14 @@ public sealed class FeatureReader
         CancellationToken cancellation = default)
     {
         var remote = pullRequests && features.Any(f => f.IsManaged)
-            ? Task.Run(() => PullRequestReader.Read(RemoteDirectory(), cancellation))
+            ? Task.Run(() => PullRequestReader.Read(MainDirectory(), cancellation))
             : null;
         var windows = workspace.Tmux.ListWindows();
         var history = new JobHistory(workspace.Repository.StateDirectory);
         var errorLine = RecentErrors.Combine(workspace.Config.ErrorPatterns);
         var results = new FeatureStatus[features.Count];
+        var common = workspace.Repository.CommonDirectory;
+        var excludes = new Lazy<string?>(() => StatusSnapshot.ExcludesFile(MainDirectory()));
 
         // Each worktree is read by its own Repository object, so the reads are independent.
         var options = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount };
@@ -114,7 +116,7 @@ public sealed class FeatureReader
         {
             try
             {
-                results[i] = ReadStatus(features[i], windows);
+                results[i] = ReadStatus(features[i], windows, common, excludes);
             }
             catch (Exception ex) when (ex is LibGit2SharpException or IOException)
             {
@@ -137,8 +139,8 @@ public sealed class FeatureReader
         return [.. results];
     }
 
-    /// <summary>Where gh runs: the main worktree, or the repository's folder when bare.</summary>
-    private string RemoteDirectory() =>
+    /// <summary>The main worktree, or the repository's folder when it is bare.</summary>
+    private string MainDirectory() =>
         workspace.Repository.MainWorktree ?? workspace.Repository.CommonDirectory;
 
     /// <summary>
@@ -196,7 +198,9 @@ public sealed class FeatureReader
 
     private static FeatureStatus ReadStatus(
         Feature feature,
-        Dictionary<string, List<string>> windows)
+        Dictionary<string, List<string>> windows,
+        string commonDirectory,
+        Lazy<string?> excludesFile)
     {
         var status = new FeatureStatus(feature);
         if (feature.Session is not null && windows.TryGetValue(feature.Session, out var names))
@@ -216,32 +220,19 @@ public sealed class FeatureReader
         }
 
         using var repository = new Repository(feature.Path);
+        return ReadGit(repository, status, commonDirectory, excludesFile);
+    }
+
+    private static FeatureStatus ReadGit(
+        Repository repository,
+        FeatureStatus status,
+        string commonDirectory,
+        Lazy<string?> excludesFile)
+    {
+        var feature = status.Feature;
         status.Branch = repository.Info.IsHeadDetached ? null : repository.Head.FriendlyName;
 
-        var changes = repository.RetrieveStatus(new StatusOptions
-        {
-            IncludeUntracked = true,
-            RecurseUntrackedDirs = true,
-            IncludeIgnored = false,
-            DetectRenamesInIndex = false,
-            DetectRenamesInWorkDir = false,
-        });
-        foreach (var change in changes)
-        {
-            var state = change.State;
-            if (state.HasFlag(FileStatus.Conflicted))
-            {
-                status.Conflicted++;
-            }
-            else if (state == FileStatus.NewInWorkdir)
-            {
-                status.Untracked++;
-            }
-            else if (state != FileStatus.Ignored && state != FileStatus.Unaltered)
-            {
-                status.Modified++;
-            }
-        }
+        CountChanges(repository, status, commonDirectory, excludesFile);
 
         var head = repository.Head.Tip;
         if (head is not null)
@@ -265,6 +256,58 @@ public sealed class FeatureReader
             status.BehindUpstream = repository.Head.TrackingDetails.BehindBy;
         }
         return status;
+    }
+
+    /// <summary>
+    /// Counts modified, untracked and conflicted files: from the worktree's snapshot when
+    /// nothing it depends on changed, else from a full status read.
+    /// </summary>
+    private static void CountChanges(
+        Repository repository,
+        FeatureStatus status,
+        string commonDirectory,
+        Lazy<string?> excludesFile)
+    {
+        var path = status.Feature.Path;
+        var head = repository.Head.Tip?.Sha;
+        var seen = StatusSnapshot.Kept.TryGetValue(path, out var snapshot);
+        if (snapshot is not null && snapshot.Matches(head))
+        {
+            (status.Modified, status.Untracked, status.Conflicted) = snapshot.Counts;
+            return;
+        }
+
+        var untracked = new List<string>();
+        var changes = repository.RetrieveStatus(new StatusOptions
+        {
+            IncludeUntracked = true,
+            RecurseUntrackedDirs = true,
+            IncludeIgnored = false,
+            DetectRenamesInIndex = false,
+            DetectRenamesInWorkDir = false,
+        });
+        foreach (var change in changes)
+        {
+            var state = change.State;
+            if (state.HasFlag(FileStatus.Conflicted))
+            {
+                status.Conflicted++;
+            }
+            else if (state == FileStatus.NewInWorkdir)
+            {
+                status.Untracked++;
+                untracked.Add(change.FilePath);
+            }
+            else if (state != FileStatus.Ignored && state != FileStatus.Unaltered)
+            {
+                status.Modified++;
+            }
+        }
+        StatusSnapshot.Kept[path] = seen
+            ? StatusSnapshot.Take(repository, path, commonDirectory, head,
+                (status.Modified, status.Untracked, status.Conflicted), untracked,
+                excludesFile.Value)
+            : null;
     }
 
     /// <summary>Sets a feature's state from its folder, its .git link and git's record.</summary>

@@ -281,6 +281,7 @@ public sealed class FeatureStopper
     private void RemoveWorktree(Feature feature, string main, bool force)
     {
         // Only this worktree's registration is touched; others are never pruned.
+        Git.StatusSnapshot.Forget(feature.Path);
         var arguments = new List<string> { "worktree", "remove", "--force" };
         if (force)
         {

@@ -159,14 +159,9 @@ public sealed class FeatureCreator
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             RollBack(undo);
-            var reason = ex is OperationCanceledException ? "it was cancelled" : ex.Message;
-            throw new WorktreeToolsException(
-                ex is WorktreeToolsException known ? known.ErrorId : "NewFeatureFailed",
-                ex is WorktreeToolsException kind ? kind.Kind : FailureKind.InvalidOperation,
+            throw Failure(ex, plan.Ticket,
                 $"Creating the feature '{plan.Ticket}' failed while {step}, and everything it "
-                + $"made was undone: {reason}",
-                plan.Ticket,
-                ex);
+                + "made was undone");
         }
     }
 
@@ -285,15 +280,25 @@ public sealed class FeatureCreator
             undo.Push(("removing the worktree added again",
                 () => RemoveWorktree(record.Path, main)));
             RollBack(undo);
-            var reason = ex is OperationCanceledException ? "it was cancelled" : ex.Message;
-            throw new WorktreeToolsException(
-                ex is WorktreeToolsException known ? known.ErrorId : "NewFeatureFailed",
-                ex is WorktreeToolsException kind ? kind.Kind : FailureKind.InvalidOperation,
+            throw Failure(ex, record.Ticket,
                 $"Repairing the feature '{record.Ticket}' failed while {step}, and the "
-                + $"worktree folder added again was removed: {reason}",
-                record.Ticket,
-                ex);
+                + "worktree folder added again was removed");
         }
+    }
+
+    /// <summary>
+    /// The error for a creation step that failed and was rolled back: the failure's own id
+    /// and kind when it has them, with what happened and why.
+    /// </summary>
+    private static WorktreeToolsException Failure(Exception ex, string ticket, string what)
+    {
+        var reason = ex is OperationCanceledException ? "it was cancelled" : ex.Message;
+        return new WorktreeToolsException(
+            ex is WorktreeToolsException known ? known.ErrorId : "NewFeatureFailed",
+            ex is WorktreeToolsException kind ? kind.Kind : FailureKind.InvalidOperation,
+            $"{what}: {reason}",
+            ticket,
+            ex);
     }
 
     /// <summary>

@@ -106,6 +106,39 @@ function Install-TestTools {
     }
 }
 
+function Hide-AgentPrograms {
+    # The tests make features with the default configuration, whose agent is 'claude', and
+    # read pull requests with 'gh'. Where those are installed, the tests would start the
+    # user's real agent (with the user's account) and ask GitHub. So the tests run with a
+    # PATH of one folder that links every program on the caller's PATH except these; the
+    # tests that need a gh bring their own fake. Returns the folder, to remove afterwards.
+    $hidden = 'claude', 'codex', 'aider', 'gemini', 'gh'
+    $bin = Join-Path ([IO.Path]::GetTempPath()) "worktreetools-test-bin-$PID"
+    if (Test-Path -LiteralPath $bin) {
+        [IO.Directory]::Delete($bin, $true)
+    }
+    $null = New-Item -ItemType Directory -Path $bin -Force
+    $linked = [Collections.Generic.HashSet[string]]::new()
+    foreach ($folder in $env:PATH -split [IO.Path]::PathSeparator) {
+        if (-not [IO.Path]::IsPathRooted($folder) -or -not (Test-Path -LiteralPath $folder)) {
+            continue
+        }
+        try {
+            $files = [IO.Directory]::GetFiles($folder)
+        } catch [UnauthorizedAccessException] {
+            continue
+        }
+        foreach ($file in $files) {
+            $name = [IO.Path]::GetFileName($file)
+            if ($name -notin $hidden -and $linked.Add($name)) {
+                $null = [IO.File]::CreateSymbolicLink((Join-Path $bin $name), $file)
+            }
+        }
+    }
+    $env:PATH = $bin
+    $bin
+}
+
 function Invoke-UnitTests {
     $results = Join-Path $out 'TestResults'
     Remove-Item $results -Recurse -Force -ErrorAction SilentlyContinue
@@ -174,8 +207,16 @@ switch ($Task) {
     'Test' {
         Invoke-Build
         Install-TestTools
-        $unit = Invoke-UnitTests
-        $pester = Invoke-PesterTests
+        $path = $env:PATH
+        $bin = Hide-AgentPrograms
+        try {
+            $unit = Invoke-UnitTests
+            $pester = Invoke-PesterTests
+        } finally {
+            $env:PATH = $path
+            # Deletes the links, never what they point to.
+            [IO.Directory]::Delete($bin, $true)
+        }
         $passed = $unit.Passed + $pester.Passed
         $failed = $unit.Failed + $pester.Failed
         Write-Host ("xunit: $($unit.Passed) passed, $($unit.Failed) failed; " +

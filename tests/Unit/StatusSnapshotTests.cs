@@ -160,4 +160,21 @@ public sealed class StatusSnapshotTests : IDisposable
 
         Assert.Null(snapshot);
     }
+
+    [Fact]
+    public void I_get_no_snapshot_of_a_worktree_with_a_submodule()
+    {
+        Prepare();
+        // A gitlink entry is what 'git submodule add' leaves in the index.
+        TestRepository.Git(
+            Worktree, "update-index", "--add", "--cacheinfo", $"160000,{Head()},vendor/lib");
+        Age();
+
+        using var repository = new Repository(Worktree);
+        var snapshot = StatusSnapshot.Take(
+            repository, Worktree, Path.Combine(Worktree, ".git"), Head(), (1, 0, 0), [],
+            excludesFile: null, Later);
+
+        Assert.Null(snapshot);
+    }
 }

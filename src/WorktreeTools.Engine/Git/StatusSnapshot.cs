@@ -131,6 +131,12 @@ internal sealed partial class StatusSnapshot
         var files = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in repository.Index)
         {
+            // Limitation: a submodule's own changes move no stamp of this worktree, so a
+            // worktree with submodules is always read in full.
+            if (entry.Mode == Mode.GitLink)
+            {
+                return null;
+            }
             files.Add(entry.Path);
         }
         files.UnionWith(untracked);
@@ -260,6 +266,7 @@ internal sealed partial class StatusSnapshot
         yield return Path.Combine(gitDirectory, "config.worktree");
         yield return Path.Combine(commonDirectory, "config");
         yield return Path.Combine(commonDirectory, "info", "exclude");
+        yield return "/etc/gitconfig";
         var home = Environment.GetEnvironmentVariable("HOME");
         var xdg = Environment.GetEnvironmentVariable("XDG_CONFIG_HOME") is { Length: > 0 } x
             ? x

@@ -438,7 +438,7 @@ Describe 'Get-FeatureStatus' {
         }
 
         It 'shows the columns a user scans first, within 120 columns' {
-            $header = '^Ticket\s+Branch\s+Dirty\s+Base\+/-\s+Up\+/-\s+Tmux\s+Agent\s+' +
+            $header = '^Ticket\s+Branch\s+Dirty\s+Base\+/-\s+Up\+/-\s+Session\s+Agent\s+' +
                 'LastJobs\s+Failed'
             $lines[0] | Should -Match $header
             $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual 120 }

@@ -21,12 +21,12 @@ public sealed class StatusSnapshotTests : IDisposable
     /// <summary>Dates every file and folder back, as if the worktree had been left alone.</summary>
     private void Age()
     {
-        foreach (var path in Directory.EnumerateFileSystemEntries(
-            Worktree, "*", SearchOption.AllDirectories).Where(p => !p.Contains("/.git/")))
-        {
-            File.SetLastWriteTimeUtc(path, LongAgo);
-        }
-        Directory.SetLastWriteTimeUtc(Worktree, LongAgo);
+        // With find and touch, which take names that are not UTF-8 as they are.
+        var stamp = $"@{new DateTimeOffset(LongAgo).ToUnixTimeSeconds()}";
+        var aged = Engine.Processes.CommandRunner.Run("find", [
+            Worktree, "-path", Path.Combine(Worktree, ".git"), "-prune", "-o",
+            "-exec", "touch", "-h", "-d", stamp, "{}", "+"]);
+        Assert.True(aged.Succeeded, aged.StandardError);
     }
 
     private StatusSnapshot Take(DateTimeOffset? now = null)
@@ -37,7 +37,7 @@ public sealed class StatusSnapshotTests : IDisposable
             .Select(e => e.FilePath);
         var snapshot = StatusSnapshot.Take(
             repository, Worktree, Path.Combine(Worktree, ".git"), Head(), (0, 0, 0), untracked,
-            StatusSnapshot.ExcludesFile(Worktree), now ?? Later);
+            StatusSettings.Read(Worktree), now ?? Later);
         return Assert.IsType<StatusSnapshot>(snapshot);
     }
 
@@ -60,8 +60,29 @@ public sealed class StatusSnapshotTests : IDisposable
         File.WriteAllText(Path.Combine(repo.Root, "ignore-global"), "*.log\n");
         TestRepository.Git(
             Worktree, "config", "core.excludesFile", Path.Combine(repo.Root, "ignore-global"));
+
+        // A .gitignore that ignores itself, and files named by the configuration: all
+        // outside what a status read lists, yet each decides what the counts are.
+        Directory.CreateDirectory(At("ignored"));
+        File.WriteAllText(At("ignored/.gitignore"), ".gitignore\n*.tmp\n");
+        File.WriteAllText(At("ignored/a.tmp"), "t");
+        File.WriteAllText(Outside("attributes"), "");
+        TestRepository.Git(Worktree, "config", "core.attributesFile", Outside("attributes"));
+        File.WriteAllText(Outside("included.cfg"), "[core]\n");
+        TestRepository.Git(Worktree, "config", "include.path", Outside("included.cfg"));
+        File.WriteAllText(Outside("relative-ignore"), "");
+        TestRepository.Git(Worktree, "config", "--add", "core.excludesFile",
+            Path.Join("..", "relative-ignore"));
+        Directory.CreateDirectory(Outside("dotfiles"));
+        File.WriteAllText(Outside("dotfiles/ignore"), "");
+        File.CreateSymbolicLink(Outside("linked-ignore"), Outside("dotfiles/ignore"));
+        TestRepository.Git(Worktree, "config", "--add", "core.excludesFile",
+            Outside("linked-ignore"));
         Age();
     }
+
+    /// <summary>A path beside the worktree, where the configuration's own files live.</summary>
+    private string Outside(string relative) => Path.Combine(repo.Root, relative);
 
     [Fact]
     public void I_get_a_match_while_nothing_changed_even_in_ignored_folders()
@@ -89,6 +110,12 @@ public sealed class StatusSnapshotTests : IDisposable
         "exclude file",
         "untracked file content",
         "excludes file of the configuration",
+        "ignored rule file",
+        "attributes file of the repository",
+        "attributes file of the configuration",
+        "file a configuration include names",
+        "excludes file named relative to the worktree",
+        "target of a linked excludes file",
     };
 
     [Theory]
@@ -131,6 +158,24 @@ public sealed class StatusSnapshotTests : IDisposable
             case "excludes file of the configuration":
                 File.AppendAllText(Path.Combine(repo.Root, "ignore-global"), "loose.txt\n");
                 break;
+            case "ignored rule file":
+                File.WriteAllText(At("ignored/.gitignore"), ".gitignore\n");
+                break;
+            case "attributes file of the repository":
+                File.WriteAllText(At(".git/info/attributes"), "*.txt text\n");
+                break;
+            case "attributes file of the configuration":
+                File.WriteAllText(Outside("attributes"), "*.txt text\n");
+                break;
+            case "file a configuration include names":
+                File.WriteAllText(Outside("included.cfg"), "[core]\n\tfilemode = false\n");
+                break;
+            case "excludes file named relative to the worktree":
+                File.WriteAllText(Outside("relative-ignore"), "loose.txt\n");
+                break;
+            case "target of a linked excludes file":
+                File.WriteAllText(Outside("dotfiles/ignore"), "loose.txt\n");
+                break;
         }
 
         Assert.False(snapshot.Matches(Head()));
@@ -156,7 +201,7 @@ public sealed class StatusSnapshotTests : IDisposable
         using var repository = new Repository(Worktree);
         var snapshot = StatusSnapshot.Take(
             repository, Worktree, Path.Combine(Worktree, ".git"), Head(), (1, 1, 0),
-            ["loose.txt"], excludesFile: null);
+            ["loose.txt"], StatusSettings.Read(Worktree));
 
         Assert.Null(snapshot);
     }
@@ -173,7 +218,43 @@ public sealed class StatusSnapshotTests : IDisposable
         using var repository = new Repository(Worktree);
         var snapshot = StatusSnapshot.Take(
             repository, Worktree, Path.Combine(Worktree, ".git"), Head(), (1, 0, 0), [],
-            excludesFile: null, Later);
+            StatusSettings.Read(Worktree), Later);
+
+        Assert.Null(snapshot);
+    }
+
+    [Fact]
+    public void I_get_no_snapshot_of_a_worktree_with_a_name_that_is_not_UTF8()
+    {
+        Prepare();
+        // 'caf' and a Latin-1 e acute: a name git keeps as bytes.
+        var name = Path.Combine(Worktree, "caf");
+        Engine.Processes.CommandRunner.Run(
+            "sh", ["-c", "printf x > \"$1\"$(printf '\\351').txt", "sh", name]);
+        Age();
+
+        using var repository = new Repository(Worktree);
+        var untracked = repository.RetrieveStatus()
+            .Where(e => e.State == FileStatus.NewInWorkdir)
+            .Select(e => e.FilePath);
+        var snapshot = StatusSnapshot.Take(
+            repository, Worktree, Path.Combine(Worktree, ".git"), Head(), (0, 2, 0), untracked,
+            StatusSettings.Read(Worktree), Later);
+
+        Assert.Null(snapshot);
+    }
+
+    [Fact]
+    public void I_get_no_snapshot_of_a_worktree_whose_rule_file_is_a_link()
+    {
+        Prepare();
+        File.CreateSymbolicLink(At("src/.gitignore"), Outside("dotfiles/ignore"));
+        Age();
+
+        using var repository = new Repository(Worktree);
+        var snapshot = StatusSnapshot.Take(
+            repository, Worktree, Path.Combine(Worktree, ".git"), Head(), (0, 2, 0),
+            ["loose.txt", "src/.gitignore"], StatusSettings.Read(Worktree), Later);
 
         Assert.Null(snapshot);
     }

@@ -107,7 +107,7 @@ public sealed class FeatureReader
         var errorLine = RecentErrors.Combine(workspace.Config.ErrorPatterns);
         var results = new FeatureStatus[features.Count];
         var common = workspace.Repository.CommonDirectory;
-        var excludes = new Lazy<string?>(() => StatusSnapshot.ExcludesFile(MainDirectory()));
+        var settings = new Lazy<StatusSettings?>(() => StatusSettings.Read(MainDirectory()));
 
         // Each worktree is read by its own Repository object, so the reads are independent.
         var options = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount };
@@ -116,7 +116,7 @@ public sealed class FeatureReader
         {
             try
             {
-                results[i] = ReadStatus(features[i], windows, common, excludes);
+                results[i] = ReadStatus(features[i], windows, common, settings);
             }
             catch (Exception ex) when (ex is LibGit2SharpException or IOException)
             {
@@ -200,7 +200,7 @@ public sealed class FeatureReader
         Feature feature,
         Dictionary<string, List<string>> windows,
         string commonDirectory,
-        Lazy<string?> excludesFile)
+        Lazy<StatusSettings?> settings)
     {
         var status = new FeatureStatus(feature);
         if (feature.Session is not null && windows.TryGetValue(feature.Session, out var names))
@@ -220,19 +220,19 @@ public sealed class FeatureReader
         }
 
         using var repository = new Repository(feature.Path);
-        return ReadGit(repository, status, commonDirectory, excludesFile);
+        return ReadGit(repository, status, commonDirectory, settings);
     }
 
     private static FeatureStatus ReadGit(
         Repository repository,
         FeatureStatus status,
         string commonDirectory,
-        Lazy<string?> excludesFile)
+        Lazy<StatusSettings?> settings)
     {
         var feature = status.Feature;
         status.Branch = repository.Info.IsHeadDetached ? null : repository.Head.FriendlyName;
 
-        CountChanges(repository, status, commonDirectory, excludesFile);
+        CountChanges(repository, status, commonDirectory, settings);
 
         var head = repository.Head.Tip;
         if (head is not null)
@@ -266,7 +266,7 @@ public sealed class FeatureReader
         Repository repository,
         FeatureStatus status,
         string commonDirectory,
-        Lazy<string?> excludesFile)
+        Lazy<StatusSettings?> settings)
     {
         var path = status.Feature.Path;
         var head = repository.Head.Tip?.Sha;
@@ -303,11 +303,18 @@ public sealed class FeatureReader
                 status.Modified++;
             }
         }
-        StatusSnapshot.Kept[path] = seen
-            ? StatusSnapshot.Take(repository, path, commonDirectory, head,
-                (status.Modified, status.Untracked, status.Conflicted), untracked,
-                excludesFile.Value)
-            : null;
+        if (!seen)
+        {
+            // Taking a snapshot costs about one more read: only a worktree read again has one.
+            StatusSnapshot.Kept[path] = null;
+            return;
+        }
+        // The main worktree's settings serve all, unless a worktree's own may differ.
+        var own = settings.Value is { PerWorktree: true }
+            ? StatusSettings.Read(path)
+            : settings.Value;
+        StatusSnapshot.Kept[path] = StatusSnapshot.Take(repository, path, commonDirectory, head,
+            (status.Modified, status.Untracked, status.Conflicted), untracked, own);
     }
 
     /// <summary>Sets a feature's state from its folder, its .git link and git's record.</summary>

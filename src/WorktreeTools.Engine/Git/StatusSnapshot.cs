@@ -34,6 +34,8 @@ internal sealed partial class StatusSnapshot
     internal static readonly TimeSpan Settle = TimeSpan.FromSeconds(2);
 
     private const int AtSymlinkNoFollow = 0x100;
+    private const ushort FileTypeMask = 0xF000;
+    private const ushort SymbolicLinkType = 0xA000;
     private const uint StatxWanted = 0x7ff; // STATX_BASIC_STATS
     private const int StatxSize = 256;
 
@@ -120,11 +122,11 @@ internal sealed partial class StatusSnapshot
         string? head,
         (int, int, int) counts,
         IEnumerable<string> untracked,
-        string? excludesFile,
+        StatusSettings? settings,
         DateTimeOffset? now = null)
     {
         // Limitation: the stamps come from Linux's statx; elsewhere every read is a full one.
-        if (!OperatingSystem.IsLinux())
+        if (!OperatingSystem.IsLinux() || settings is null)
         {
             return null;
         }
@@ -155,10 +157,33 @@ internal sealed partial class StatusSnapshot
         }
         AddOtherFolders(repository, worktree, folders);
 
-        var all = new List<string>(files.Count + folders.Count + 8);
-        all.AddRange(files.Select(f => Path.Combine(worktree, f)));
-        all.AddRange(folders.Select(f => f.Length == 0 ? worktree : Path.Combine(worktree, f)));
-        all.AddRange(MetaFiles(repository, commonDirectory, excludesFile));
+        // Libgit2 decodes a name that is not UTF-8 with replacement characters, which name
+        // no file; such a worktree is always read in full.
+        if (files.Any(f => f.Contains('\uFFFD')) || folders.Any(f => f.Contains('\uFFFD')))
+        {
+            return null;
+        }
+
+        var all = new HashSet<string>(StringComparer.Ordinal);
+        all.UnionWith(files.Select(f => Path.Combine(worktree, f)));
+        foreach (var folder in folders.Select(f => Path.Combine(worktree, f)))
+        {
+            // The rule files of every folder, even ignored or missing ones: making, changing
+            // or removing one can change what the folder's files count as.
+            all.Add(folder.TrimEnd('/'));
+            all.Add(Path.Combine(folder, ".gitignore"));
+            all.Add(Path.Combine(folder, ".gitattributes"));
+        }
+        foreach (var meta in MetaFiles(repository, worktree, commonDirectory, settings))
+        {
+            all.Add(meta);
+            // A configuration or ignore file that is a link (as dotfile managers make them)
+            // changes where it points to.
+            if (LinkTarget(meta) is { } target)
+            {
+                all.Add(target);
+            }
+        }
 
         var grouped = all
             .GroupBy(p => Path.GetDirectoryName(p) ?? "/", StringComparer.Ordinal)
@@ -183,6 +208,11 @@ internal sealed partial class StatusSnapshot
         var parent = Encode(Path.GetDirectoryName(worktree) ?? "/");
         var name = Encode(Path.GetFileName(worktree));
         if (!ReadAll(new Folder(parent, [name], []))[0].Exists)
+        {
+            return null;
+        }
+        // Libgit2 follows a rule file that is a link, git does not; neither is stamped here.
+        if (grouped.Any(HasLinkedRuleFile))
         {
             return null;
         }
@@ -254,19 +284,24 @@ internal sealed partial class StatusSnapshot
         }
     }
 
-    /// <summary>The index, and the files that decide what is ignored and how files compare.
+    /// <summary>
+    /// The index, HEAD, and the files that decide what is ignored and how files compare.
     /// </summary>
     private static IEnumerable<string> MetaFiles(
         Repository repository,
+        string worktree,
         string commonDirectory,
-        string? excludesFile)
+        StatusSettings settings)
     {
         var gitDirectory = repository.Info.Path;
         yield return Path.Combine(gitDirectory, "index");
+        yield return Path.Combine(gitDirectory, "HEAD");
         yield return Path.Combine(gitDirectory, "config.worktree");
         yield return Path.Combine(commonDirectory, "config");
         yield return Path.Combine(commonDirectory, "info", "exclude");
+        yield return Path.Combine(commonDirectory, "info", "attributes");
         yield return "/etc/gitconfig";
+        yield return "/etc/gitattributes";
         var home = Environment.GetEnvironmentVariable("HOME");
         var xdg = Environment.GetEnvironmentVariable("XDG_CONFIG_HOME") is { Length: > 0 } x
             ? x
@@ -279,24 +314,41 @@ internal sealed partial class StatusSnapshot
         {
             yield return Path.Combine(xdg, "git", "config");
             yield return Path.Combine(xdg, "git", "ignore");
+            yield return Path.Combine(xdg, "git", "attributes");
         }
-        if (excludesFile is not null)
+        foreach (var file in settings.ConfigFiles.Concat(settings.NamedPaths(worktree)))
         {
-            yield return excludesFile;
+            yield return file;
         }
     }
 
-    /// <summary>The file that core.excludesFile names, or null when it names none.</summary>
-    /// <remarks>
-    /// Read with git, not repository.Config: LibGit2Sharp would replace the worktree's
-    /// configuration with one that lacks the shared file, losing its branch's upstream.
-    /// </remarks>
-    public static string? ExcludesFile(string worktree)
+    /// <summary>Where a link finally points, or null when the path is no link.</summary>
+    private static string? LinkTarget(string path)
     {
-        var excludes = GitCli.Run(worktree, "config", "--path", "--get", "core.excludesFile");
-        return excludes.Succeeded && excludes.StandardOutput.Trim() is { Length: > 0 } file
-            ? file
-            : null;
+        try
+        {
+            return File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName;
+        }
+        catch (IOException)
+        {
+            // A missing file, or a loop of links: its own stamp says enough.
+            return null;
+        }
+    }
+
+    private static bool HasLinkedRuleFile(Folder folder)
+    {
+        for (var i = 0; i < folder.Names.Length; i++)
+        {
+            var name = folder.Names[i].AsSpan();
+            if ((name.SequenceEqual(".gitignore\0"u8) || name.SequenceEqual(".gitattributes\0"u8))
+                && folder.Stamps[i].Exists
+                && (folder.Stamps[i].Mode & FileTypeMask) == SymbolicLinkType)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static byte[] Encode(string path)

@@ -102,6 +102,18 @@ Describe 'Export-FeatureReport' {
                 Should -Throw -ErrorId "ReportPathIsFolder,$Command"
         }
 
+        It 'refuses a path of another provider, and writes no file' {
+            # Before, the page landed as a file of this name in the process's own folder.
+            $stray = Join-Path ([Environment]::CurrentDirectory) 'wt-report-stray'
+            try {
+                { Export-FeatureReport -Path 'Variable:\wt-report-stray' -NoRemote -EA Stop } |
+                    Should -Throw -ErrorId "ReportPathNotFile,$Command"
+                Test-Path $stray | Should -BeFalse
+            } finally {
+                Remove-Item -LiteralPath $stray -ErrorAction SilentlyContinue
+            }
+        }
+
         It 'writes nothing, and keeps an older report, when a ticket matches no feature' {
             $target = Join-Path $TestDrive 'older.html'
             Set-Content -Path $target -Value 'older report'

@@ -69,6 +69,15 @@ Describe 'Ticket binding' {
                 Should -BeExactly 'BIND-2'
         }
 
+        It 'writes an error for a bad ticket pattern and still reports the other tickets' {
+            $failure = $null
+            $out = Get-FeatureStatus 'BIND-[', 'BIND-2' -NoRemote -ErrorVariable failure `
+                -ErrorAction SilentlyContinue
+            $out.Ticket | Should -BeExactly 'BIND-2'
+            $failure[0].FullyQualifiedErrorId | Should -BeExactly (
+                'InvalidTicketPattern,WorktreeTools.Commands.GetFeatureStatusCommand')
+        }
+
         It 'takes no object without a Ticket property as a ticket' {
             $failure = $null
             [pscustomobject]@{ Job = 'check' } |

@@ -124,6 +124,26 @@ public sealed class PortTests : IDisposable
     }
 
     [Fact(Timeout = Timeout)]
+    public async Task I_skip_a_block_with_a_port_a_server_listens_on_with_IPv6_only()
+    {
+        await Task.Yield();
+        if (!Socket.OSSupportsIPv6)
+        {
+            // Nothing can listen on ::1 here, so there is nothing to skip.
+            return;
+        }
+        var range = FreeRange(blocks: 2, blockSize: 10);
+        using var server =
+            new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+        server.Bind(new IPEndPoint(IPAddress.IPv6Loopback, range.First + 3));
+        server.Listen();
+
+        var port = new PortLeases(_state).Lease("BUSY-6", range);
+
+        Assert.Equal(range.First + 10, port);
+    }
+
+    [Fact(Timeout = Timeout)]
     public async Task I_can_release_a_block_and_get_it_again_as_the_lowest_free_one()
     {
         await Task.Yield();

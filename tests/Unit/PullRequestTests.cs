@@ -72,4 +72,20 @@ public sealed class PullRequestTests
     {
         Assert.ThrowsAny<System.Text.Json.JsonException>(() => PullRequestReader.FromJson(json));
     }
+
+    [Fact]
+    public void I_get_a_pull_request_from_gh_output_with_fields_of_the_wrong_type()
+    {
+        const string json = """
+            [{"number": "9", "state": "OPEN", "headRefName": "feature/ABC-1-login",
+              "statusCheckRollup": [
+                1, "x", null, {"status": "COMPLETED", "conclusion": "SUCCESS"}]}]
+            """;
+
+        var pr = PullRequestReader.FromJson(json).For("feature/ABC-1-login");
+
+        Assert.Equal(PullRequestState.Open, pr.State);
+        Assert.Null(pr.Number);
+        Assert.Equal((1, 0, 0), (pr.ChecksPassed, pr.ChecksFailed, pr.ChecksPending));
+    }
 }

@@ -53,4 +53,23 @@ public sealed class RecentErrorsTests : IDisposable
 
         Assert.Equal(["E1001 bad thing", "E2002 worse"], errors);
     }
+
+    [Fact]
+    public void I_get_error_lines_of_coloured_output_without_the_colour_codes()
+    {
+        File.WriteAllText(log, "\u001b[32mok\u001b[0m 1\n\u001b[31merror\u001b[0m: bad thing\n"
+            + "\u001b[1;31mFAIL\u001b[0m src/a.test.js\n\u001b]0;title\u0007done\n");
+
+        var errors = RecentErrors.FromLog(log);
+
+        Assert.Equal(["error: bad thing", "FAIL src/a.test.js"], errors);
+    }
+
+    [Fact]
+    public void I_can_turn_error_lines_off_with_an_empty_list_of_patterns()
+    {
+        File.WriteAllText(log, "error: one\nall fine\n");
+
+        Assert.Empty(RecentErrors.FromLog(log, RecentErrors.Combine([])));
+    }
 }

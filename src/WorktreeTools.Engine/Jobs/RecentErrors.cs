@@ -21,14 +21,29 @@ public static class RecentErrors
 
     private static readonly Regex DefaultRegex = Combine(Defaults);
 
+    // Colour and cursor codes (CSI and OSC sequences) that tools forced into colour write: an
+    // escape before "error" hides the word boundary, and the codes garble tables and pages.
+    private static readonly Regex Escapes = new(
+        @"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])",
+        RegexOptions.CultureInvariant);
+
     /// <summary>The patterns used when the configuration names none.</summary>
     public static IReadOnlyList<string> DefaultPatterns => Defaults;
 
-    /// <summary>One expression that matches a line matched by any of the patterns.</summary>
-    public static Regex Combine(IEnumerable<string> patterns) => new(
-        string.Join("|", patterns.Select(p => $"(?:{p})")),
-        RegexOptions.CultureInvariant,
-        TimeSpan.FromSeconds(1));
+    /// <summary>
+    /// One expression that matches a line matched by any of the patterns; none matches no line.
+    /// </summary>
+    public static Regex Combine(IEnumerable<string> patterns)
+    {
+        var parts = patterns.Select(p => $"(?:{p})").ToList();
+
+        // An empty list (ErrorPatterns = @()) turns error lines off; joined, it would be the
+        // empty expression, which matches every line.
+        return new(
+            parts.Count == 0 ? "(?!)" : string.Join("|", parts),
+            RegexOptions.CultureInvariant,
+            TimeSpan.FromSeconds(1));
+    }
 
     /// <summary>
     /// The last few error-looking lines of the end of a log, by the default patterns.
@@ -61,7 +76,7 @@ public static class RecentErrors
             return [];
         }
         return tail.Split('\n')
-            .Select(line => line.TrimEnd('\r').Trim())
+            .Select(line => Escapes.Replace(line, string.Empty).TrimEnd('\r').Trim())
             .Where(line => line.Length > 0
                 && !line.StartsWith("--- WorktreeTools:", StringComparison.Ordinal))
             .Where(line => Matches(errorLine, line))

@@ -65,25 +65,42 @@ public sealed class PortLeases
     private string LeaseFile(int first) => Path.Combine(folder, $"{first}.lease");
 
     /// <summary>
-    /// True when every port of the block can be bound on all addresses right now.
+    /// True when every port of the block can be bound on all addresses, IPv4 and IPv6, right
+    /// now.
     /// </summary>
     internal static bool AllFree(int first, int count)
     {
         for (var port = first; port < first + count; port++)
         {
-            try
-            {
-                using var listener = new Socket(
-                    AddressFamily.InterNetwork,
-                    SocketType.Stream,
-                    ProtocolType.Tcp);
-                listener.Bind(new IPEndPoint(IPAddress.Any, port));
-            }
-            catch (SocketException)
+            // A server on "localhost" often listens on ::1 alone (Node does), which binding
+            // 0.0.0.0 does not see; binding :: alone does.
+            if (!CanBind(IPAddress.Any, port)
+                || (Socket.OSSupportsIPv6 && !CanBind(IPAddress.IPv6Any, port)))
             {
                 return false;
             }
         }
         return true;
+    }
+
+    private static bool CanBind(IPAddress address, int port)
+    {
+        try
+        {
+            using var listener = new Socket(
+                address.AddressFamily,
+                SocketType.Stream,
+                ProtocolType.Tcp);
+            if (address.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                listener.DualMode = false;
+            }
+            listener.Bind(new IPEndPoint(address, port));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 }

@@ -150,7 +150,8 @@ public sealed class PullRequestReader
         if (item.TryGetProperty("statusCheckRollup", out var checks)
             && checks.ValueKind == JsonValueKind.Array)
         {
-            foreach (var check in checks.EnumerateArray())
+            foreach (var check in checks.EnumerateArray()
+                .Where(c => c.ValueKind == JsonValueKind.Object))
             {
                 switch (Classify(check))
                 {
@@ -162,7 +163,8 @@ public sealed class PullRequestReader
         }
         return new PullRequest(state)
         {
-            Number = item.TryGetProperty("number", out var n) && n.TryGetInt32(out var number)
+            Number = item.TryGetProperty("number", out var n)
+                && n.ValueKind == JsonValueKind.Number && n.TryGetInt32(out var number)
                 ? number : null,
             Title = Text(item, "title"),
             Url = Text(item, "url"),
@@ -207,12 +209,16 @@ public sealed class PullRequestReader
         };
     }
 
+    // TryGetProperty throws on anything but an object, and gh's output is not ours to trust:
+    // a stray number in a list must not sink every other field of Get-FeatureStatus.
     private static string? Text(JsonElement item, string name) =>
-        item.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+        item.ValueKind == JsonValueKind.Object
+            && item.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
             && value.GetString() is { Length: > 0 } text
             ? text
             : null;
 
     private static bool Bool(JsonElement item, string name) =>
-        item.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.True;
+        item.ValueKind == JsonValueKind.Object
+            && item.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.True;
 }

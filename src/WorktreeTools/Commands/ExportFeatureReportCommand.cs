@@ -81,7 +81,20 @@ public sealed class ExportFeatureReportCommand : WorktreeToolsCmdlet
     /// <inheritdoc />
     protected override void EndProcessing()
     {
-        var target = GetUnresolvedProviderPathFromPSPath(Path);
+        var target = SessionState.Path.GetUnresolvedProviderPathFromPSPath(
+            Path, out var provider, out _);
+
+        // Another provider's path (Variable:\x, Env:X) comes back as a bare name, which would
+        // land as a file in whatever folder the process happens to be in.
+        if (provider.ImplementingType != typeof(Microsoft.PowerShell.Commands.FileSystemProvider))
+        {
+            ThrowTerminatingError(Errors.Create(
+                "ReportPathNotFile",
+                ErrorCategory.InvalidArgument,
+                $"'{Path}' is a path of the {provider.Name} provider, not a file. Give the path "
+                + "of an HTML file, such as './report.html'.",
+                Path));
+        }
         if (UnmatchedTickets > 0)
         {
             // A report that silently leaves out a feature the user named would mislead.

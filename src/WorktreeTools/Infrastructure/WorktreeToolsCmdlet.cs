@@ -145,9 +145,26 @@ public abstract class WorktreeToolsCmdlet : PSCmdlet, IDisposable, IFeatureLog
         foreach (var pattern in patterns)
         {
             var wildcard = new WildcardPattern(pattern, WildcardOptions.IgnoreCase);
-            var matches = features
-                .Where(f => wildcard.IsMatch(f.Ticket ?? Path.GetFileName(f.Path)))
-                .ToList();
+            List<Feature> matches;
+            try
+            {
+                matches = features
+                    .Where(f => wildcard.IsMatch(f.Ticket ?? Path.GetFileName(f.Path)))
+                    .ToList();
+            }
+            catch (WildcardPatternException)
+            {
+                // The pattern is parsed on its first match; bad, it would otherwise end the
+                // whole command with PowerShell's bare "pattern is not valid".
+                WriteError(Errors.Create(
+                    "InvalidTicketPattern",
+                    ErrorCategory.InvalidArgument,
+                    $"'{pattern}' is not a valid ticket pattern: a '[' opens a set of "
+                    + "characters that ']' must close. Give a ticket such as 'ABC-123', or a "
+                    + "pattern such as 'ABC-*' or 'ABC-1[0-9]'.",
+                    pattern));
+                continue;
+            }
             if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
             {
                 UnmatchedTickets++;

@@ -341,6 +341,40 @@ Describe 'Get-FeatureStatus' {
             $calls[0] | Should -BeLike 'args: `[pr`] `[list`]*'
         }
 
+        It 'asks for the branches of the features not in a full list, one by one' {
+            # A full list (300, the most one call lists) of newer pull requests of other
+            # branches; PR-2's is older, and only a call for its branch finds it.
+            $full = Join-Path $TestDrive 'full.json'
+            $newer = foreach ($n in 1..300) {
+                @{ number = 1000 + $n; state = 'OPEN'; headRefName = "other/$n"
+                    isCrossRepository = $false }
+            }
+            ConvertTo-Json -InputObject @($newer) -Depth 3 | Set-Content -Path $full
+            $own = Join-Path $TestDrive 'own.json'
+            ConvertTo-Json -Depth 3 -InputObject @(
+                @{ number = 7; state = 'CLOSED'; headRefName = 'feature/PR-2-has-none'
+                    isCrossRepository = $false }
+            ) | Set-Content -Path $own
+            $env:FAKE_GH_JSON, $listing = $full, $env:FAKE_GH_JSON
+            $env:FAKE_GH_HEAD_JSON = $own
+            try {
+                $statuses = Get-FeatureStatus PR-*
+            } finally {
+                $env:FAKE_GH_JSON = $listing
+                Remove-Item Env:FAKE_GH_HEAD_JSON
+            }
+
+            $byTicket = @{}
+            $statuses | ForEach-Object { $byTicket[$_.Ticket] = $_.PullRequest }
+            $byTicket['PR-2'].State | Should -Be 'Closed'
+            $byTicket['PR-2'].Number | Should -Be 7
+            $byTicket['PR-1'].State | Should -Be 'None'
+            $byTicket['PR-3'].State | Should -Be 'None'
+            $calls = @(Get-Content $env:FAKE_GH_LOG)
+            $calls | Should -HaveCount 4
+            $calls[1..3] | Should -Match '\[--head=feature/PR-\d-'
+        }
+
         It 'says Unknown with the reason when gh is not logged in, and fills the rest' {
             $env:FAKE_GH_MODE = 'auth'
 

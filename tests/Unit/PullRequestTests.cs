@@ -67,10 +67,24 @@ public sealed class PullRequestTests
     [Theory]
     [InlineData("{\"number\": 1}")]
     [InlineData("not json")]
-    [InlineData("[{\"number\": 1, \"state\": \"SIDEWAYS\", \"headRefName\": \"b\"}]")]
     public void I_get_an_error_for_output_that_is_not_a_list_of_pull_requests(string json)
     {
         Assert.ThrowsAny<System.Text.Json.JsonException>(() => PullRequestReader.FromJson(json));
+    }
+
+    [Fact]
+    public void I_get_Unknown_for_the_one_pull_request_whose_state_is_new_to_me()
+    {
+        const string json = """
+            [{"number": 1, "state": "SIDEWAYS", "headRefName": "b"},
+             {"number": 2, "state": "OPEN", "headRefName": "c"}]
+            """;
+
+        var reader = PullRequestReader.FromJson(json);
+
+        Assert.Equal(PullRequestState.Unknown, reader.For("b").State);
+        Assert.Contains("SIDEWAYS", reader.For("b").Reason);
+        Assert.Equal(PullRequestState.Open, reader.For("c").State);
     }
 
     [Fact]

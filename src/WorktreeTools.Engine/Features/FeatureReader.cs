@@ -100,7 +100,10 @@ public sealed class FeatureReader
         CancellationToken cancellation = default)
     {
         var remote = pullRequests && features.Any(f => f.IsManaged)
-            ? Task.Run(() => PullRequestReader.Read(MainDirectory(), cancellation))
+            ? Task.Run(() => PullRequestReader.Read(
+                MainDirectory(),
+                features.Where(f => f.IsManaged).Select(f => f.Branch).OfType<string>(),
+                cancellation))
             : null;
         var windows = workspace.Tmux.ListWindows();
         var history = new JobHistory(workspace.Repository.StateDirectory);

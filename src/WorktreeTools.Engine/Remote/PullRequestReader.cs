@@ -12,9 +12,9 @@ public sealed class PullRequestReader
     /// <summary>How long the one call to gh may take before it is stopped.</summary>
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
 
-    // Limitation: gh lists the most recent pull requests, so a branch whose only pull request
-    // is older than this many others shows None.
-    private const int ListLimit = 300;
+    // The most recent pull requests that the one call lists; a branch not among them when
+    // the list is full is asked for on its own.
+    internal const int ListLimit = 300;
 
     // What gh exits with when it has no credentials.
     private const int AuthenticationRequired = 4;
@@ -26,18 +26,29 @@ public sealed class PullRequestReader
     private readonly Dictionary<string, PullRequest> byBranch;
     private readonly PullRequest? unknown;
 
-    private PullRequestReader(Dictionary<string, PullRequest> byBranch, PullRequest? unknown)
+    private PullRequestReader(
+        Dictionary<string, PullRequest> byBranch,
+        PullRequest? unknown,
+        int count = 0)
     {
         this.byBranch = byBranch;
         this.unknown = unknown;
+        Count = count;
     }
 
+    /// <summary>How many pull requests gh listed, forks' too.</summary>
+    public int Count { get; }
+
     /// <summary>
-    /// Asks gh, run in <paramref name="directory"/>, for the repository's pull requests. Never
-    /// throws: when gh is missing, not logged in, slow or fails, every branch is Unknown with
-    /// the reason.
+    /// Asks gh, run in <paramref name="directory"/>, for the repository's pull requests, in
+    /// one call; when that list is full, it asks once more for each of
+    /// <paramref name="branches"/> not in it, by name. Never throws: when gh is missing, not
+    /// logged in, slow or fails, every branch is Unknown with the reason.
     /// </summary>
-    public static PullRequestReader Read(string directory, CancellationToken cancellation)
+    public static PullRequestReader Read(
+        string directory,
+        IEnumerable<string> branches,
+        CancellationToken cancellation)
     {
         if (!CommandRunner.IsOnPath("gh"))
         {
@@ -45,46 +56,79 @@ public sealed class PullRequestReader
                 + "'gh auth login' to see pull requests, or use -NoRemote");
         }
 
+        // One deadline for all the calls together.
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         deadline.CancelAfter(Patience);
+        var (listing, failure) = Ask(directory, [], deadline.Token, cancellation);
+        if (failure is not null)
+        {
+            return Failed(failure);
+        }
+        if (listing!.Count < ListLimit)
+        {
+            return listing;
+        }
+
+        // The list holds only the newest pull requests: an older feature's is asked for.
+        foreach (var branch in branches.Distinct().Where(b => !listing.byBranch.ContainsKey(b)))
+        {
+            var (own, ownFailure) = Ask(
+                directory, [$"--head={branch}"], deadline.Token, cancellation);
+            listing.byBranch[branch] = ownFailure is null
+                ? own!.For(branch)
+                : new PullRequest(PullRequestState.Unknown, ownFailure);
+        }
+        return listing;
+    }
+
+    /// <summary>Runs one <c>gh pr list</c>, and reads its list or says why it has none.</summary>
+    private static (PullRequestReader? Reader, string? Failure) Ask(
+        string directory,
+        string[] filter,
+        CancellationToken deadline,
+        CancellationToken cancellation)
+    {
         CommandOutcome outcome;
         try
         {
             outcome = CommandRunner.Run(
                 "gh",
-                ["pr", "list", "--state", "all", "--limit", $"{ListLimit}", "--json", Fields],
+                [
+                    "pr", "list", "--state", "all", "--limit", $"{ListLimit}", .. filter,
+                    "--json", Fields,
+                ],
                 directory,
                 new Dictionary<string, string?>
                 {
                     ["GH_PROMPT_DISABLED"] = "1",
                     ["NO_COLOR"] = "1",
                 },
-                deadline.Token);
+                deadline);
         }
         catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
         {
-            return Failed($"gh did not answer within {Patience.TotalSeconds:0} s");
+            return (null, $"gh did not answer within {Patience.TotalSeconds:0} s");
         }
         catch (WorktreeToolsException ex)
         {
-            return Failed(ex.Message);
+            return (null, ex.Message);
         }
 
         if (outcome.ExitCode == AuthenticationRequired)
         {
-            return Failed("gh is not logged in; run 'gh auth login'");
+            return (null, "gh is not logged in; run 'gh auth login'");
         }
         if (!outcome.Succeeded)
         {
-            return Failed($"gh failed: {outcome.Reason}");
+            return (null, $"gh failed: {outcome.Reason}");
         }
         try
         {
-            return FromJson(outcome.StandardOutput);
+            return (FromJson(outcome.StandardOutput), null);
         }
         catch (JsonException ex)
         {
-            return Failed($"gh printed no list of pull requests: {ex.Message}");
+            return (null, $"gh printed no list of pull requests: {ex.Message}");
         }
     }
 
@@ -101,9 +145,11 @@ public sealed class PullRequestReader
         {
             throw new JsonException("the JSON is not a list");
         }
+        var count = 0;
         foreach (var item in document.RootElement.EnumerateArray()
             .Where(i => i.ValueKind == JsonValueKind.Object))
         {
+            count++;
             // A fork's branch may share a name with ours; it is not this feature's.
             if (Bool(item, "isCrossRepository") || Text(item, "headRefName") is not { } branch)
             {
@@ -118,7 +164,8 @@ public sealed class PullRequestReader
                 found[branch] = (pr, rank);
             }
         }
-        return new(found.ToDictionary(p => p.Key, p => p.Value.Pr, StringComparer.Ordinal), null);
+        return new(
+            found.ToDictionary(p => p.Key, p => p.Value.Pr, StringComparer.Ordinal), null, count);
     }
 
     /// <summary>The pull request of <paramref name="branch"/>: its own, by name.</summary>
@@ -144,7 +191,7 @@ public sealed class PullRequestReader
             "OPEN" => PullRequestState.Open,
             "CLOSED" => PullRequestState.Closed,
             "MERGED" => PullRequestState.Merged,
-            var other => throw new JsonException($"unknown pull request state '{other}'"),
+            _ => PullRequestState.Unknown,
         };
         int passed = 0, failed = 0, pending = 0;
         if (item.TryGetProperty("statusCheckRollup", out var checks)
@@ -161,7 +208,10 @@ public sealed class PullRequestReader
                 }
             }
         }
-        return new PullRequest(state)
+        var reason = state == PullRequestState.Unknown
+            ? $"gh reported the state '{Text(item, "state")}', which this does not know"
+            : null;
+        return new PullRequest(state, reason)
         {
             Number = item.TryGetProperty("number", out var n)
                 && n.ValueKind == JsonValueKind.Number && n.TryGetInt32(out var number)

@@ -456,6 +456,56 @@ Describe 'Get-FeatureStatus' {
         }
     }
 
+    Context '-Watch on a console' {
+        BeforeAll {
+            $repo = New-TestRepository -Root $TestDrive -Name 'watching-repo'
+            Push-Location $repo
+            $null = New-Feature SEEN-1 'Watched' -NoSession
+
+            # A pwsh in a tmux pane of the private server is a console of a known size.
+            $script = Join-Path $TestDrive 'watch.ps1'
+            Set-Content -LiteralPath $script -Value @(
+                'param($Module, $Repository)'
+                'Import-Module $Module'
+                'Set-Location -LiteralPath $Repository'
+                'Get-FeatureStatus -Watch -Interval 1 -NoRemote'
+            )
+            $pwsh = @([Environment]::ProcessPath)
+            if ([IO.Path]::GetFileNameWithoutExtension($pwsh[0]) -eq 'dotnet') {
+                $pwsh += Join-Path $PSHOME 'pwsh.dll'
+            }
+            $null = Invoke-Tmux $Socket new-session -d -s WATCHER -x 150 -y 30 `
+                -e "WORKTREETOOLS_TMUX_SOCKET=$Socket" -- @pwsh -NoProfile -File $script `
+                $env:WORKTREETOOLS_MODULE $repo
+            function Get-Screen {
+                (Invoke-Tmux $Socket capture-pane -p -t '=WATCHER:') -join "`n"
+            }
+        }
+
+        AfterAll {
+            $null = Invoke-Tmux $Socket kill-session -t '=WATCHER'
+            Pop-Location
+        }
+
+        It 'redraws the table in place, with features made since, until Ctrl+C' {
+            Wait-Until { (Get-Screen) -match '(?m)^SEEN-1\s' } -TimeoutSec 60 `
+                -Because 'the first table'
+            $first = [regex]::Match((Get-Screen), '\d\d:\d\d:\d\d').Value
+            $null = New-Feature SEEN-2 'Made later' -NoSession
+
+            Wait-Until { (Get-Screen) -match '(?m)^SEEN-2\s' } -TimeoutSec 30 `
+                -Because 'a redraw that lists the new feature'
+            $screen = Get-Screen
+            [regex]::Matches($screen, 'Get-FeatureStatus -Watch') | Should -HaveCount 1
+            [regex]::Match($screen, '\d\d:\d\d:\d\d').Value | Should -Not -Be $first
+            $screen | Should -Match '(?m)^Ticket\s+Branch\s+Dirty'
+
+            $null = Invoke-Tmux $Socket send-keys -t '=WATCHER:' C-c
+            Wait-Until { -not (Test-TmuxSession -Socket $Socket -Name WATCHER) } `
+                -TimeoutSec 30 -Because 'pwsh to end after Ctrl+C'
+        }
+    }
+
     Context 'the default table' {
         BeforeAll {
             $repo = New-TestRepository -Root $TestDrive -Name 'table-repo'

@@ -52,6 +52,9 @@ public sealed class PortLeases
             ticket);
     }
 
+    // Limitation: only Stop-Feature -Remove (and a failed New-Feature) gives a block back. A
+    // feature whose state file was deleted by hand keeps its block until its file under
+    // ports/ in the state folder is deleted too.
     /// <summary>Gives a block back; nothing happens when it was not leased.</summary>
     public void Release(int first)
     {

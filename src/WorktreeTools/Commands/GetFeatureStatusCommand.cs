@@ -54,9 +54,7 @@ public sealed class GetFeatureStatusCommand : WorktreeToolsCmdlet
                 selected.AddRange(InputObject!);
                 return;
             }
-            known ??= new FeatureReader(Workspace).List(all: true)
-                .Where(f => f.IsManaged || Ticket is { Length: > 0 })
-                .ToList();
+            known ??= Listed(new FeatureReader(Workspace));
             selected.AddRange(SelectFeatures(known, Ticket));
         }
         catch (WorktreeToolsException failure)
@@ -88,6 +86,13 @@ public sealed class GetFeatureStatusCommand : WorktreeToolsCmdlet
             ThrowFailure(failure);
         }
     }
+
+    /// <summary>
+    /// The features to select from: the module's own, and any other worktree when tickets
+    /// are given (they may name one).
+    /// </summary>
+    private List<Feature> Listed(FeatureReader reader) =>
+        reader.List(all: true).Where(f => f.IsManaged || Ticket is { Length: > 0 }).ToList();
 
     /// <summary>True when the host has a console with a size to draw on.</summary>
     private bool HasConsole()
@@ -126,9 +131,10 @@ public sealed class GetFeatureStatusCommand : WorktreeToolsCmdlet
             try
             {
                 var reader = new FeatureReader(Workspace);
+                // Listed as without -Watch; a ticket that matches nothing was said so once.
                 var features = ParameterSetName == ParameterSets.ByObject
                     ? selected
-                    : SelectFeatures(reader.List(), Ticket);
+                    : SelectFeatures(Listed(reader), Ticket, quiet: true);
                 var table = draw.Invoke(
                     reader.Status(features, pullRequests: !NoRemote, Cancellation));
                 var text = string.Concat(table.Select(t => t.ToString()));

@@ -133,9 +133,13 @@ public abstract class WorktreeToolsCmdlet : PSCmdlet, IDisposable, IFeatureLog
 
     /// <summary>
     /// The features whose tickets match the patterns (all when none are given). A literal
-    /// ticket that matches nothing writes a <c>FeatureNotFound</c> error.
+    /// ticket that matches nothing writes a <c>FeatureNotFound</c> error, unless
+    /// <paramref name="quiet"/> (for a selection made again, whose errors were written once).
     /// </summary>
-    protected List<Feature> SelectFeatures(IReadOnlyList<Feature> features, string[]? patterns)
+    protected List<Feature> SelectFeatures(
+        IReadOnlyList<Feature> features,
+        string[]? patterns,
+        bool quiet = false)
     {
         if (patterns is null || patterns.Length == 0)
         {
@@ -152,6 +156,10 @@ public abstract class WorktreeToolsCmdlet : PSCmdlet, IDisposable, IFeatureLog
                     .Where(f => wildcard.IsMatch(f.Ticket ?? Path.GetFileName(f.Path)))
                     .ToList();
             }
+            catch (WildcardPatternException) when (quiet)
+            {
+                continue;
+            }
             catch (WildcardPatternException)
             {
                 // The pattern is parsed on its first match; bad, it would otherwise end the
@@ -165,7 +173,8 @@ public abstract class WorktreeToolsCmdlet : PSCmdlet, IDisposable, IFeatureLog
                     pattern));
                 continue;
             }
-            if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
+            if (matches.Count == 0 && !quiet
+                && !WildcardPattern.ContainsWildcardCharacters(pattern))
             {
                 UnmatchedTickets++;
                 WriteFeatureNotFound(pattern);

@@ -181,10 +181,7 @@ Import-Module $Module
 Set-Location -LiteralPath $Repository
 try { Get-FeatureJob -ErrorAction Stop } catch { $_.FullyQualifiedErrorId; $_.Exception.Message }
 '@
-                $pwsh = @([Environment]::ProcessPath)
-                if ([IO.Path]::GetFileNameWithoutExtension($pwsh[0]) -eq 'dotnet') {
-                    $pwsh += Join-Path $PSHOME 'pwsh.dll'
-                }
+                $pwsh = Get-PwshCommand
                 $output = & setpriv --bounding-set '-dac_override,-dac_read_search' @pwsh `
                     -NoProfile -NonInteractive -File $child -Module $env:WORKTREETOOLS_MODULE `
                     -Repository $repo

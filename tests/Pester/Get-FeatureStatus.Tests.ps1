@@ -470,10 +470,7 @@ Describe 'Get-FeatureStatus' {
                 'Set-Location -LiteralPath $Repository'
                 'Get-FeatureStatus -Watch -Interval 1 -NoRemote'
             )
-            $pwsh = @([Environment]::ProcessPath)
-            if ([IO.Path]::GetFileNameWithoutExtension($pwsh[0]) -eq 'dotnet') {
-                $pwsh += Join-Path $PSHOME 'pwsh.dll'
-            }
+            $pwsh = Get-PwshCommand
             $null = Invoke-Tmux $Socket new-session -d -s WATCHER -x 150 -y 30 `
                 -e "WORKTREETOOLS_TMUX_SOCKET=$Socket" -- @pwsh -NoProfile -File $script `
                 $env:WORKTREETOOLS_MODULE $repo

@@ -497,6 +497,24 @@ function Stop-WhenHeld {
     }
 }
 
+function Get-PwshCommand {
+    <#
+    .SYNOPSIS
+        The program and first arguments that start a new pwsh like this one.
+    .NOTES
+        pwsh as a local dotnet tool runs as 'dotnet pwsh.dll'.
+    #>
+    [CmdletBinding()]
+    [OutputType([string[]])]
+    param()
+
+    $pwsh = @([Environment]::ProcessPath)
+    if ([IO.Path]::GetFileNameWithoutExtension($pwsh[0]) -eq 'dotnet') {
+        $pwsh += Join-Path $PSHOME 'pwsh.dll'
+    }
+    $pwsh
+}
+
 Export-ModuleMember -Function @(
     'Enter-TestEnvironment'
     'Exit-TestEnvironment'
@@ -518,4 +536,5 @@ Export-ModuleMember -Function @(
     'Get-TmuxPaneProcess'
     'Remove-TestTmuxServer'
     'Stop-WhenHeld'
+    'Get-PwshCommand'
 )

@@ -84,32 +84,17 @@ internal sealed partial class StatusSnapshot
         return true;
     }
 
-    private static unsafe bool Same(Folder folder)
+    private static bool Same(Folder folder) => InFolder(folder.Path, descriptor =>
     {
-        int descriptor;
-        fixed (byte* path = folder.Path)
+        for (var i = 0; i < folder.Names.Length; i++)
         {
-            descriptor = Open(path, OpenPathOnly, 0);
-        }
-        try
-        {
-            for (var i = 0; i < folder.Names.Length; i++)
+            if (Read(descriptor, folder.Names[i]) != folder.Stamps[i])
             {
-                if (Read(descriptor, folder.Names[i]) != folder.Stamps[i])
-                {
-                    return false;
-                }
-            }
-            return true;
-        }
-        finally
-        {
-            if (descriptor >= 0)
-            {
-                _ = Close(descriptor);
+                return false;
             }
         }
-    }
+        return true;
+    });
 
     /// <summary>
     /// Takes the snapshot of a worktree just read, or null when something in it changed too
@@ -225,16 +210,24 @@ internal sealed partial class StatusSnapshot
         return new StatusSnapshot(head, counts, grouped);
     }
 
-    private static unsafe Stamp[] ReadAll(Folder folder)
+    private static Stamp[] ReadAll(Folder folder) => InFolder(
+        folder.Path,
+        descriptor => folder.Names.Select(name => Read(descriptor, name)).ToArray());
+
+    /// <summary>
+    /// Opens a folder only to look names up in it, hands its descriptor (negative when it
+    /// cannot be opened) to <paramref name="use"/>, and closes it.
+    /// </summary>
+    private static unsafe T InFolder<T>(byte[] folder, Func<int, T> use)
     {
         int descriptor;
-        fixed (byte* path = folder.Path)
+        fixed (byte* path = folder)
         {
             descriptor = Open(path, OpenPathOnly, 0);
         }
         try
         {
-            return folder.Names.Select(name => Read(descriptor, name)).ToArray();
+            return use(descriptor);
         }
         finally
         {

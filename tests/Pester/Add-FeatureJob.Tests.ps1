@@ -5,23 +5,6 @@ BeforeAll {
     $Command = 'WorktreeTools.Commands.AddFeatureJobCommand'
     $JobConfig = "@{ Jobs = @{ test = 'exit 0'; lint = 'echo lint' } }"
 
-    # A separate pwsh imports the module, goes to the repository and runs one command line;
-    # everything it writes goes to the output file.
-    $ChildScript = Join-Path $TestDrive 'child.ps1'
-    Set-Content -LiteralPath $ChildScript -Value @'
-param([string] $Module, [string] $Repository, [string] $Command, [string] $Output)
-$ErrorActionPreference = 'Stop'
-$PSDefaultParameterValues['*-FeatureJob*:MaxLoad'] = 0
-try {
-    Import-Module $Module
-    Set-Location -LiteralPath $Repository
-    & ([scriptblock]::Create($Command)) *> $Output
-} catch {
-    "$_" | Add-Content -LiteralPath $Output
-    exit 1
-}
-'@
-
     function New-QueueRepository {
         # A repository with the job configuration and one feature (no session) per ticket.
         param([string] $Name, [string[]] $Ticket, [string] $Config = $JobConfig)
@@ -38,26 +21,6 @@ try {
         $repo
     }
 
-    function Start-PwshProcess {
-        # Starts the child script in a new pwsh: dotnet runs pwsh.dll when pwsh is a tool.
-        param([string] $Repository, [string] $Line, [string] $Output)
-
-        $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
-        if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
-            $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll'))
-        }
-        $arguments = @(
-            '-NoProfile', '-NonInteractive', '-File', $ChildScript, '-Module',
-            $env:WORKTREETOOLS_MODULE, '-Repository', $Repository, '-Command', $Line,
-            '-Output', $Output
-        )
-        foreach ($argument in $arguments) {
-            $start.ArgumentList.Add($argument)
-        }
-        $start.UseShellExecute = $false
-        $start.WorkingDirectory = $Repository
-        [Diagnostics.Process]::Start($start)
-    }
 }
 
 AfterAll {

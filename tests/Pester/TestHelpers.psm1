@@ -7,6 +7,7 @@ Set-StrictMode -Version Latest
 # Environment variables a test file changes, saved so Exit-TestEnvironment can put them back.
 $script:SavedEnvironment = $null
 $script:TestHome = $null
+$script:ChildScript = $null
 
 $script:IdentityVariables = [ordered]@{
     GIT_AUTHOR_NAME     = 'Pester Tester'
@@ -83,6 +84,10 @@ function Exit-TestEnvironment {
     if ($script:TestHome -and (Test-Path $script:TestHome)) {
         Remove-Item $script:TestHome -Recurse -Force
         $script:TestHome = $null
+    }
+    if ($script:ChildScript) {
+        Remove-Item -LiteralPath $script:ChildScript -ErrorAction SilentlyContinue
+        $script:ChildScript = $null
     }
 }
 
@@ -515,6 +520,47 @@ function Get-PwshCommand {
     $pwsh
 }
 
+function Start-PwshProcess {
+    <#
+    .SYNOPSIS
+        Starts a separate pwsh that imports the module, goes to the repository and runs one
+        command line, writing everything it prints to the output file; returns the process.
+    #>
+    [CmdletBinding()]
+    [OutputType([Diagnostics.Process])]
+    param([string] $Repository, [string] $Line, [string] $Output)
+
+    if (-not $script:ChildScript) {
+        $script:ChildScript = Join-Path ([IO.Path]::GetTempPath()) "wt-pester-child-$PID.ps1"
+        Set-Content -LiteralPath $script:ChildScript -Value @'
+param([string] $Module, [string] $Repository, [string] $Command, [string] $Output)
+$ErrorActionPreference = 'Stop'
+$PSDefaultParameterValues['*-FeatureJob*:MaxLoad'] = 0
+try {
+    Import-Module $Module
+    Set-Location -LiteralPath $Repository
+    & ([scriptblock]::Create($Command)) *> $Output
+} catch {
+    "$_" | Add-Content -LiteralPath $Output
+    exit 1
+}
+'@
+    }
+    $pwsh = Get-PwshCommand
+    $start = [Diagnostics.ProcessStartInfo]::new($pwsh[0])
+    $arguments = @($pwsh | Select-Object -Skip 1) + @(
+        '-NoProfile', '-NonInteractive', '-File', $script:ChildScript, '-Module',
+        $env:WORKTREETOOLS_MODULE, '-Repository', $Repository, '-Command', $Line,
+        '-Output', $Output
+    )
+    foreach ($argument in $arguments) {
+        $start.ArgumentList.Add($argument)
+    }
+    $start.UseShellExecute = $false
+    $start.WorkingDirectory = $Repository
+    [Diagnostics.Process]::Start($start)
+}
+
 Export-ModuleMember -Function @(
     'Enter-TestEnvironment'
     'Exit-TestEnvironment'
@@ -537,4 +583,5 @@ Export-ModuleMember -Function @(
     'Remove-TestTmuxServer'
     'Stop-WhenHeld'
     'Get-PwshCommand'
+    'Start-PwshProcess'
 )
